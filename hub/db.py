@@ -1,0 +1,149 @@
+"""Opening the database: engine settings, SQLite pragmas and migrations.
+
+SQLite on one Pi and PostgreSQL shared by many hubs are both chosen by URL alone.
+Every process that opens the database brings it to the newest migration first, so
+a hub updated in place never runs new code on an old schema.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.exceptions import DatabaseError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 10_000
+
+# Applied to every SQLite connection. WAL lets the panel read while the line
+# writes; FULL sync because a lost call record is worse than a slower write;
+# secure_delete so a purged phone number is overwritten, not just unlinked.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",
+)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the hub's settings; creates a SQLite file's folder."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            folder = Path(database).parent
+            try:
+                folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"Cannot create the database folder {folder} ({exc.strerror}); "
+                    "create it for the phonehub user or change [database] url."
+                ) from exc
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration this version of the hub knows."""
+    script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
+    head = script.get_current_head()
+    assert head is not None, "the migrations folder has no head"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every migration the database hasn't had yet."""
+    # A fresh SQLite file holds family data: readable by the hub's user only.
+    old_umask = os.umask(0o077)
+    try:
+        command.upgrade(_alembic_config(engine), "head")
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"Could not migrate the database: {_reason(exc)}.") from exc
+    finally:
+        os.umask(old_umask)
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None)
+    return str(original or exc).splitlines()[0].rstrip(".")
+
+
+@dataclass
+class Database:
+    """An open, migrated database: its engine and a session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block ends and rolls back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        """Release every pooled connection; safe to call twice."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open the database at ``url`` and bring it to the newest migration."""
+    engine = make_engine(url)
+    try:
+        if migrate:
+            upgrade(engine)
+        elif current_revision(engine) != head_revision():
+            raise DatabaseError(
+                "The database is not at the newest migration; run: phonehub db upgrade."
+            )
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseError(f"Could not open the database: {_reason(exc)}.") from exc
+    except DatabaseError:
+        engine.dispose()
+        raise
+    return Database(engine, sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,89 @@
+"""The database: SQLite settings, migrations matching the models, the audit log."""
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from hub import audit
+from hub.db import current_revision, head_revision, make_engine, open_database
+from hub.exceptions import DatabaseError
+from hub.models import AuditEvent, Base, Household, Pupil
+
+
+def test_sqlite_is_opened_with_the_hub_settings(database):
+    with database.engine.connect() as connection:
+        pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 2  # FULL
+        assert pragma("busy_timeout") >= 5000
+        assert pragma("foreign_keys") == 1
+        assert pragma("secure_delete") == 1
+
+
+def test_a_new_database_is_migrated_to_the_newest_revision(database):
+    assert current_revision(database.engine) == head_revision()
+
+
+def test_the_migrations_build_exactly_what_the_models_describe(database):
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_opening_twice_is_harmless(tmp_path):
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    for _ in range(2):
+        with open_database(url) as db:
+            assert current_revision(db.engine) == head_revision()
+
+
+def test_the_database_file_is_private_to_the_hub_user(tmp_path):
+    with open_database(f"sqlite:///{tmp_path / 'hub.db'}"):
+        pass
+    assert (tmp_path / "hub.db").stat().st_mode & 0o077 == 0
+
+
+def test_an_unmigrated_database_is_refused_when_migration_is_off(tmp_path):
+    with pytest.raises(DatabaseError, match="phonehub db upgrade"):
+        open_database(f"sqlite:///{tmp_path / 'hub.db'}", migrate=False)
+
+
+def test_a_database_folder_that_cannot_be_made_says_so(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DatabaseError, match="Cannot create the database folder"):
+        make_engine(f"sqlite:///{blocker / 'sub' / 'hub.db'}")
+
+
+def test_foreign_keys_are_enforced(database):
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(Pupil(mis_id="P1", household_id=999, forename="Zoë", surname="Nowak"))
+
+
+def test_timestamps_come_back_in_utc(database):
+    with database.session() as session:
+        session.add(Household())
+    with database.session() as session:
+        household = session.scalars(select(Household)).one()
+        assert household.created_at.tzinfo is UTC
+        assert abs((datetime.now(UTC) - household.created_at).total_seconds()) < 60
+
+
+def test_the_audit_log_is_append_only(database):
+    with database.session() as session:
+        audit.record(session, "people.imported", actor="cli", detail={"rows": 3})
+    for statement in ("UPDATE audit_events SET actor = 'someone'", "DELETE FROM audit_events"):
+        with pytest.raises(IntegrityError, match="append-only"), database.session() as session:
+            session.execute(text(statement))
+    with database.session() as session:
+        assert [e.actor for e in session.scalars(select(AuditEvent))] == ["cli"]
+
+
+@pytest.mark.parametrize("value", ["07700 900123", "+447700900123", "call 020 7946 0123 back"])
+def test_the_audit_log_refuses_anything_like_a_phone_number(database, value):
+    with database.session() as session, pytest.raises(ValueError, match="phone number"):
+        audit.record(session, "household.viewed", actor="cli", detail={"note": value})
