@@ -1,0 +1,123 @@
+"""Staff accounts: creating, listing and disabling them, and checking passwords.
+
+Passwords are hashed with argon2id and never stored or logged in the clear.
+"""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub import audit
+from hub.exceptions import UserError
+from hub.models import Role, StaffUser
+
+MIN_PASSWORD_LENGTH = 12
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def normalise_email(email: str) -> str:
+    """The form an email address is stored and looked up in."""
+    return email.strip().lower()
+
+
+def check_password_rules(password: str) -> None:
+    """Raise UserError if ``password`` is too weak to accept."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    if password.strip() != password:
+        raise UserError("The password must not start or end with a space.")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(user: StaffUser, password: str) -> bool:
+    """True if ``password`` is the user's password."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def find(session: Session, email: str) -> StaffUser | None:
+    """The account with this email address, if there is one."""
+    return session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
+
+
+def add(
+    session: Session,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    *,
+    actor: StaffUser | str,
+    opted_in: bool = False,
+) -> StaffUser:
+    """Create an active account; raises UserError for a duplicate or a bad value."""
+    email = normalise_email(email)
+    if not _EMAIL.fullmatch(email):
+        raise UserError(f"{email!r} is not an email address.")
+    if not name.strip():
+        raise UserError("Give the member of staff's name with --name.")
+    check_password_rules(password)
+    if find(session, email) is not None:
+        raise UserError(f"There is already an account for {email}.")
+    user = StaffUser(
+        email=email,
+        name=name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        opted_in=opted_in,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        "user.created",
+        actor=actor,
+        target_type="staff_user",
+        target_id=user.id,
+        detail={"email": email, "role": role.value},
+    )
+    return user
+
+
+def disable(session: Session, email: str, *, actor: StaffUser | str) -> StaffUser:
+    """Deactivate an account so it can no longer sign in; its history stays."""
+    user = find(session, email)
+    if user is None:
+        raise UserError(f"There is no account for {normalise_email(email)}.")
+    if user.active and user.role is Role.ADMIN and _active_admins(session) == 1:
+        raise UserError(f"{user.email} is the last active admin; add another admin first.")
+    if user.active:
+        user.active = False
+        audit.record(
+            session,
+            "user.disabled",
+            actor=actor,
+            target_type="staff_user",
+            target_id=user.id,
+            detail={"email": user.email},
+        )
+    return user
+
+
+def _active_admins(session: Session) -> int:
+    query = select(func.count()).where(StaffUser.role == Role.ADMIN, StaffUser.active)
+    return session.scalar(query) or 0
+
+
+def all_users(session: Session) -> list[StaffUser]:
+    """Every account, active ones first, then by name."""
+    query = select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.name)
+    return list(session.scalars(query))
