@@ -1,0 +1,51 @@
+# School Phone Hub: `make demo` and `make test` set up everything from nothing on
+# Debian 12 / Raspberry Pi OS bookworm: missing Debian packages, a .venv, the package.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+# Debian packages the hub needs to run, and those only the tests need.
+APT_RUN  := python3 python3-venv python3-dev espeak-ng
+APT_TEST :=
+
+.PHONY: demo test lint setup setup-test apt apt-test clean
+
+demo: setup
+	$(BIN)/phonehub demo
+
+test: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+setup: apt $(VENV)/.installed
+
+setup-test: apt-test $(VENV)/.installed-test
+
+# Install only what is missing, so a machine that has everything is left alone.
+apt:
+	@scripts/apt-ensure $(APT_RUN)
+
+apt-test: apt
+	@scripts/apt-ensure $(APT_TEST)
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,postgresql]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

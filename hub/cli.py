@@ -1,0 +1,221 @@
+"""The ``phonehub`` command: config, database, users, import and the demo.
+
+Every command loads the config (``--config``, ``PHONEHUB_CONFIG`` or
+/etc/phonehub/phonehub.toml). A PhoneHubError is printed as
+``phonehub: error: <sentence>`` with exit status 1; set DEBUG=1 for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.orm import Session
+
+from hub import __version__, users
+from hub.config import Config, load_config
+from hub.db import Database, current_revision, head_revision, make_engine, open_database
+from hub.exceptions import PhoneHubError, UserError
+from hub.models import Role
+from hub.people import import_file
+
+CLI_ACTOR = "cli"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phonehub",
+        description="School Phone Hub: phone families from the school's own number.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $PHONEHUB_CONFIG or /etc/phonehub/phonehub.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("config", help="print the effective config, secrets masked")
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply any migrations the database hasn't had")
+    db_commands.add_parser("status", help="show the database's migration and the newest one")
+
+    user = commands.add_parser("user", help="staff accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="create an account (asks for the password)")
+    add.add_argument("email")
+    add.add_argument("--name", required=True, help="the person's name as staff will see it")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add.add_argument(
+        "--opted-in", action="store_true", help="the person has opted in to making calls"
+    )
+    user_commands.add_parser("list", help="list every account")
+    disable = user_commands.add_parser("disable", help="stop an account from signing in")
+    disable.add_argument("email")
+
+    importer = commands.add_parser("import", help="import families from an MIS contacts CSV")
+    importer.add_argument("file", type=Path, metavar="FILE.csv")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="check the file and report, but write nothing"
+    )
+
+    demo = commands.add_parser("demo", help="set up a sample school and show what the hub holds")
+    demo.add_argument("--data", type=Path, metavar="DIR", help="keep the demo's data in DIR")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``phonehub`` command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except PhoneHubError as exc:
+        if os.environ.get("DEBUG"):
+            traceback.print_exc()
+        print(f"phonehub: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("phonehub: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from hub.demo import run_demo
+
+        return run_demo(args.data)
+    config = load_config(args.config)
+    if args.command == "config":
+        print(config.show(), end="")
+        return 0
+    if args.command == "db":
+        return _db(args, config)
+    with open_database(config.database.url) as database:
+        if args.command == "user":
+            return _user(args, database)
+        return _import(args, database)
+
+
+def _db(args: argparse.Namespace, config: Config) -> int:
+    engine = make_engine(config.database.url)
+    try:
+        if args.db_command == "upgrade":
+            with open_database(config.database.url):
+                pass
+        current, head = current_revision(engine), head_revision()
+        state = "up to date" if current == head else "needs: phonehub db upgrade"
+        print(f"database at {current or 'empty'}, newest {head}: {state}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UserError("No terminal to ask for a password on; use --password-stdin.")
+    password = getpass.getpass("Password (12 characters or more): ")
+    users.check_password_rules(password)
+    if getpass.getpass("The same password again: ") != password:
+        raise UserError("The two passwords differ; nothing was changed.")
+    return password
+
+
+def _user(args: argparse.Namespace, database: Database) -> int:
+    if args.user_command == "add":
+        password = _read_password(args.password_stdin)
+        with database.session() as session:
+            user = users.add(
+                session,
+                args.email,
+                args.name,
+                Role(args.role),
+                password,
+                actor=CLI_ACTOR,
+                opted_in=args.opted_in,
+            )
+            print(f"Added {user.email} ({user.name}) as {user.role.value}.")
+    elif args.user_command == "disable":
+        with database.session() as session:
+            user = users.disable(session, args.email, actor=CLI_ACTOR)
+            print(f"{user.email} can no longer sign in.")
+    else:
+        with database.session() as session:
+            _print_users(session, sys.stdout)
+    return 0
+
+
+def _print_users(session: Session, out: TextIO) -> None:
+    accounts = users.all_users(session)
+    if not accounts:
+        print(
+            "No accounts yet; add one with: phonehub user add EMAIL --name NAME --role admin",
+            file=out,
+        )
+        return
+    width = max(len(u.email) for u in accounts)
+    print(f"{'EMAIL':<{width}}  {'ROLE':<5}  {'STATE':<8}  {'CALLS':<7}  NAME", file=out)
+    for u in accounts:
+        state = "active" if u.active else "disabled"
+        calls = "opted in" if u.opted_in else "-"
+        print(f"{u.email:<{width}}  {u.role.value:<5}  {state:<8}  {calls:<7}  {u.name}", file=out)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when output isn't one."""
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.label = label
+        self.stream = stream
+        self.width = width
+        self.active = stream.isatty()
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        """Redraw for ``done`` of ``total``."""
+        if not self.active or total <= 0:
+            return
+        filled = self.width * min(done, total) // total
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        """End the bar's line so what follows starts on a new one."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _import(args: argparse.Namespace, database: Database) -> int:
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise PhoneHubError(f"Cannot read {args.file}: {exc.strerror}.") from exc
+    bar = ProgressBar("importing households")
+    try:
+        with database.session() as session:
+            summary = import_file(
+                session, data, actor=CLI_ACTOR, dry_run=args.dry_run, progress=bar
+            )
+    finally:
+        bar.close()
+    for problem in summary.export.problems:
+        kind = "rejected" if problem.rejected else "warning"
+        print(f"{args.file.name}: {problem} ({kind})")
+    for line in summary.lines():
+        print(line)
+    return 0

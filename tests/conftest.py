@@ -1,0 +1,66 @@
+"""Fixtures shared by every test: a real SQLite database and a CLI runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.db import Database, open_database
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database in a file of its own."""
+    with open_database(f"sqlite:///{tmp_path / 'hub.db'}") as db:
+        yield db
+
+
+@dataclass
+class Result:
+    """What a CLI run printed and returned."""
+
+    status: int
+    out: str
+    err: str
+
+
+class Cli:
+    """Runs ``phonehub`` in-process against a config whose data lives in tmp_path."""
+
+    def __init__(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self.data = tmp_path / "data"
+        self.config = tmp_path / "phonehub.toml"
+        self.config.write_text(
+            f'[hub]\ndata_dir = "{self.data}"\n\n[school]\nnumber = "01632 960000"\n'
+        )
+        self.capsys = capsys
+        self.monkeypatch = monkeypatch
+
+    @property
+    def database_url(self) -> str:
+        """The URL of the database the CLI uses."""
+        return f"sqlite:///{self.data / 'phonehub.db'}"
+
+    def __call__(self, *args: str, stdin: str | None = None) -> Result:
+        if stdin is not None:
+            import io
+
+            self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        self.capsys.readouterr()
+        status = main(["--config", str(self.config), *args])
+        captured = self.capsys.readouterr()
+        return Result(status, captured.out, captured.err)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run ``phonehub`` commands as IT would, with a throwaway config and database."""
+    monkeypatch.delenv("PHONEHUB_CONFIG", raising=False)
+    monkeypatch.delenv("DEBUG", raising=False)
+    return Cli(tmp_path, capsys, monkeypatch)

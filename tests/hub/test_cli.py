@@ -1,0 +1,247 @@
+"""The ``phonehub`` command as IT uses it: users, import, config, db, errors."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.cli import ProgressBar
+from hub.sample import school_csv
+
+PASSWORD = "correct horse battery"
+
+
+def test_user_add_list_and_disable(cli):
+    added = cli(
+        "user",
+        "add",
+        "Ann.Head@school.example",
+        "--name",
+        "Ann Head",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert added.status == 0
+    assert added.out == "Added ann.head@school.example (Ann Head) as admin.\n"
+    cli(
+        "user",
+        "add",
+        "sam@school.example",
+        "--name",
+        "Sam Teacher",
+        "--role",
+        "staff",
+        "--opted-in",
+        "--password-stdin",
+        stdin=PASSWORD,
+    )
+
+    disabled = cli("user", "disable", "sam@school.example")
+    assert disabled.out == "sam@school.example can no longer sign in.\n"
+
+    listing = cli("user", "list").out.splitlines()
+    assert listing[0].split() == ["EMAIL", "ROLE", "STATE", "CALLS", "NAME"]
+    assert listing[1].split() == ["ann.head@school.example", "admin", "active", "-", "Ann", "Head"]
+    assert listing[2].split() == [
+        "sam@school.example",
+        "staff",
+        "disabled",
+        "opted",
+        "in",
+        "Sam",
+        "Teacher",
+    ]
+    assert PASSWORD not in "".join(listing)
+
+
+def test_user_list_on_a_new_hub_says_how_to_start(cli):
+    assert "phonehub user add EMAIL" in cli("user", "list").out
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--role", "admin"], "short\n", "at least 12 characters"),
+        (["--role", "staff"], PASSWORD, "There is already an account for ann@school.example."),
+    ],
+)
+def test_user_add_errors_are_one_sentence(cli, args, stdin, message):
+    cli(
+        "user",
+        "add",
+        "ann@school.example",
+        "--name",
+        "Ann",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=PASSWORD,
+    )
+    result = cli(
+        "user", "add", "ann@school.example", "--name", "Ann", *args, "--password-stdin", stdin=stdin
+    )
+    assert result.status == 1
+    assert result.err.startswith("phonehub: error: ")
+    assert message in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_user_add_without_a_terminal_asks_for_password_stdin(cli):
+    result = cli("user", "add", "ann@school.example", "--name", "Ann", "--role", "admin", stdin="")
+    assert result.status == 1
+    assert "use --password-stdin" in result.err
+
+
+def test_disabling_an_unknown_account(cli):
+    result = cli("user", "disable", "nobody@school.example")
+    assert (result.status, result.err) == (
+        1,
+        "phonehub: error: There is no account for nobody@school.example.\n",
+    )
+
+
+def test_import_names_bad_rows_and_prints_a_summary(cli, tmp_path):
+    export = tmp_path / "contacts.csv"
+    export.write_text(
+        "UPN,Forename,Surname,Contact Name,Mobile\n"
+        "A1,Zoë,O'Brien,Siân O'Brien,07700 900001\n"
+        "A2,Finn,O'Brien,Siân O'Brien,0909 879 0001\n"
+        ",Kai,Nowak,Farah Nowak,07700 900002\n",
+        encoding="utf-8",
+    )
+    result = cli("import", str(export))
+    assert result.status == 0
+    lines = result.out.splitlines()
+    assert lines[:2] == [
+        "contacts.csv: line 3: the Mobile number is a premium-rate number, "
+        "which the hub will never dial (rejected)",
+        "contacts.csv: line 4: the pupil id is empty (rejected)",
+    ]
+    assert lines[2].split() == ["households", "1", "created", "0", "updated", "0", "unchanged"]
+    assert lines[6].split() == ["rows", "1", "imported", "2", "rejected"]
+    assert "7700" not in result.out
+
+
+def test_import_dry_run_then_real(cli, tmp_path):
+    export = tmp_path / "school.csv"
+    export.write_text(school_csv(40), encoding="utf-8")
+    assert "Dry run: nothing was written." in cli("import", "--dry-run", str(export)).out
+    assert "40 created" in cli("import", str(export)).out.splitlines()[1].replace("  ", " ")
+    again = cli("import", str(export)).out.splitlines()
+    assert again[1].split()[:2] == ["pupils", "0"]
+
+
+def test_import_of_a_missing_file(cli, tmp_path):
+    result = cli("import", str(tmp_path / "nope.csv"))
+    assert result.status == 1
+    assert (
+        result.err == f"phonehub: error: Cannot read {tmp_path / 'nope.csv'}: "
+        "No such file or directory.\n"
+    )
+
+
+def test_import_of_an_unreadable_file_writes_nothing(cli, tmp_path):
+    export = tmp_path / "contacts.csv"
+    export.write_bytes(b"")
+    result = cli("import", str(export))
+    assert (result.status, result.err) == (1, "phonehub: error: The file is empty.\n")
+
+
+def test_config_shows_the_effective_config_with_secrets_masked(cli):
+    secret = cli.config.parent / "sip-password"
+    secret.write_text("s3cret-trunk-pass\n")
+    cli.config.write_text(
+        cli.config.read_text() + '\n[sip]\nregistrar = "sip.example.net"\nusername = "school"\n'
+        f'password_file = "{secret}"\n\n[database]\n'
+        'url = "postgresql://hub:db-pass-123@db.example/phonehub"\n'
+    )
+    result = cli("config")
+    assert result.status == 0
+    assert "s3cret-trunk-pass" not in result.out
+    assert "db-pass-123" not in result.out
+    assert 'url = "postgresql://hub:********@db.example/phonehub"' in result.out
+    assert 'number = "+441632960000"' in result.out
+
+
+def test_a_config_error_lists_every_problem(cli):
+    cli.config.write_text('[schol]\nname = "x"\n\n[line]\nring_timeout_s = "forty"\n')
+    result = cli("config")
+    assert result.status == 1
+    assert result.err.startswith("phonehub: error: ")
+    assert "schol: unknown section (did you mean school?)" in result.err
+    assert "line.ring_timeout_s: " in result.err
+
+
+def test_db_upgrade_and_status(cli):
+    assert "needs: phonehub db upgrade" in cli("db", "status").out
+    assert "up to date" in cli("db", "upgrade").out
+    assert "up to date" in cli("db", "status").out
+
+
+def test_debug_shows_the_traceback(cli, monkeypatch):
+    monkeypatch.setenv("DEBUG", "1")
+    result = cli("user", "disable", "nobody@school.example")
+    assert "Traceback (most recent call last)" in result.err
+    assert result.err.endswith("phonehub: error: There is no account for nobody@school.example.\n")
+
+
+def test_demo_sets_up_a_sample_school_and_keeps_it(tmp_path, capsys):
+    from hub.cli import main
+
+    assert main(["demo", "--data", str(tmp_path / "demo")]) == 0
+    first = capsys.readouterr().out
+    assert "Imported the sample school's MIS export:" in first
+    assert "admin@demo.example" in first
+    assert "••• " in first
+    families_numbers = set(re.findall(r"0\d{3,4} \d{3,4} ?\d*", school_csv()))
+    assert families_numbers
+    for number in families_numbers:
+        digits = number.replace(" ", "")
+        assert number not in first and digits not in first and digits[1:] not in first
+    assert main(["demo", "--data", str(tmp_path / "demo")]) == 0
+    second = capsys.readouterr().out
+    assert "Imported" not in second  # the kept data is reused, not imported twice
+
+
+def test_the_progress_bar_draws_only_on_a_terminal(tmp_path):
+    class Terminal:
+        def __init__(self):
+            self.text = ""
+
+        def isatty(self):
+            return True
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            pass
+
+    terminal = Terminal()
+    bar = ProgressBar("importing", terminal, width=10)
+    bar(5, 10)
+    bar(10, 10)
+    bar.close()
+    assert terminal.text == "\rimporting [#####.....] 5/10\rimporting [##########] 10/10\n"
+    with open(tmp_path / "log", "w") as not_a_terminal:
+        silent = ProgressBar("importing", not_a_terminal)
+        silent(1, 2)
+        silent.close()
+    assert (tmp_path / "log").read_text() == ""
+
+
+def test_the_installed_console_script_runs(tmp_path):
+    script = Path(sys.executable).parent / "phonehub"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
+    env = {**os.environ, "PHONEHUB_CONFIG": str(tmp_path / "missing.toml")}
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("phonehub ")
+    failed = subprocess.run([*command, "config"], capture_output=True, text=True, env=env)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("phonehub: error: ")
+    assert "missing.toml" in failed.stderr
