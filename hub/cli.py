@@ -174,30 +174,32 @@ def _print_users(session: Session, out: TextIO) -> None:
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal; silent when output isn't one."""
+    """A one-line progress bar per phase on a terminal; silent when output isn't one."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.label = label
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
         self.stream = stream
         self.width = width
         self.active = stream.isatty()
-        self.drawn = False
+        self.phase = ""
 
-    def __call__(self, done: int, total: int) -> None:
-        """Redraw for ``done`` of ``total``."""
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        """Redraw for ``done`` of ``total`` in ``phase``; a new phase starts a new line."""
         if not self.active or total <= 0:
             return
+        if self.phase and phase != self.phase:
+            self.stream.write("\n")
+        self.phase = phase
         filled = self.width * min(done, total) // total
         bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}")
+        self.stream.write(f"\r{phase:<17} [{bar}] {done}/{total}")
         self.stream.flush()
-        self.drawn = True
 
     def close(self) -> None:
         """End the bar's line so what follows starts on a new one."""
-        if self.drawn:
+        if self.phase:
             self.stream.write("\n")
             self.stream.flush()
+            self.phase = ""
 
 
 def _import(args: argparse.Namespace, database: Database) -> int:
@@ -205,7 +207,7 @@ def _import(args: argparse.Namespace, database: Database) -> int:
         data = args.file.read_bytes()
     except OSError as exc:
         raise PhoneHubError(f"Cannot read {args.file}: {exc.strerror}.") from exc
-    bar = ProgressBar("importing households")
+    bar = ProgressBar()
     try:
         with database.session() as session:
             summary = import_file(

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from hub.exceptions import ImportFileError, NumberError
 from hub.numbers import KIND_DESCRIPTIONS, Kind, Number, parse
 
-Progress = Callable[[int, int], None]
+# progress(phase, done, total): the import is in ``phase`` and ``done`` of ``total``.
+Progress = Callable[[str, int, int], None]
+READING = "reading rows"
 
 # Canonical field → header aliases, best first. Headers are compared after
 # lower-casing and turning every run of punctuation into one space.
@@ -305,7 +307,7 @@ def read_export(data: bytes, progress: Progress | None = None) -> Export:
                 export.rows.append(row)
                 export.problems.extend(warnings)
             if progress is not None and export.data_rows % 500 == 0:
-                progress(export.data_rows, total)
+                progress(READING, export.data_rows, total)
     except StopIteration:
         raise ImportFileError("The file is empty.") from None
     except csv.Error as exc:
@@ -314,6 +316,8 @@ def read_export(data: bytes, progress: Progress | None = None) -> Export:
         ) from exc
     if export.data_rows == 0:
         raise ImportFileError("The file has a header row but no pupils in it.")
+    if progress is not None:
+        progress(READING, export.data_rows, export.data_rows)
     return export
 
 

@@ -35,6 +35,7 @@ from hub.models import (
 )
 
 ENTITIES = ("households", "pupils", "guardians", "numbers")
+SAVING = "saving households"
 _CHUNK = 500  # ids per IN (…) query, well under SQLite's variable limit
 
 
@@ -84,7 +85,7 @@ def import_file(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Read an export and apply its good rows; with ``dry_run`` roll everything back."""
-    export = read_export(data)
+    export = read_export(data, progress)
     summary = _Importer(session, export, progress).run()
     summary.dry_run = dry_run
     if dry_run:
@@ -164,7 +165,7 @@ class _Importer:
         for done, group in enumerate(groups, start=1):
             self._apply_household(group)
             if self.progress is not None and (done % 200 == 0 or done == len(groups)):
-                self.progress(done, len(groups))
+                self.progress(SAVING, done, len(groups))
         self._remove_dropped_contacts()
         for mis_id, changed in self.pupil_changed.items():
             if mis_id not in self.new_pupils:

@@ -10,11 +10,34 @@ import pytest
 
 from hub.cli import main
 from hub.db import Database, open_database
+from tests.postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1, shared by the session's tests."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of each kind the hub supports, chosen by URL alone."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database()
+    with open_database(url) as db:
+        yield db
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    """A migrated SQLite database in a file of its own."""
+def sqlite_database(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database, for what only SQLite has (pragmas, the file)."""
     with open_database(f"sqlite:///{tmp_path / 'hub.db'}") as db:
         yield db
 

@@ -1,9 +1,12 @@
 """The ``phonehub`` command as IT uses it: users, import, config, db, errors."""
 
 import os
+import pty
 import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -223,14 +226,19 @@ def test_the_progress_bar_draws_only_on_a_terminal(tmp_path):
             pass
 
     terminal = Terminal()
-    bar = ProgressBar("importing", terminal, width=10)
-    bar(5, 10)
-    bar(10, 10)
+    bar = ProgressBar(terminal, width=10)
+    bar("reading rows", 5, 10)
+    bar("reading rows", 10, 10)
+    bar("saving households", 2, 4)
     bar.close()
-    assert terminal.text == "\rimporting [#####.....] 5/10\rimporting [##########] 10/10\n"
+    assert terminal.text == (
+        "\rreading rows      [#####.....] 5/10"
+        "\rreading rows      [##########] 10/10\n"
+        "\rsaving households [#####.....] 2/4\n"
+    )
     with open(tmp_path / "log", "w") as not_a_terminal:
-        silent = ProgressBar("importing", not_a_terminal)
-        silent(1, 2)
+        silent = ProgressBar(not_a_terminal)
+        silent("reading rows", 1, 2)
         silent.close()
     assert (tmp_path / "log").read_text() == ""
 
@@ -245,3 +253,60 @@ def test_the_installed_console_script_runs(tmp_path):
     assert failed.returncode == 1
     assert failed.stderr.startswith("phonehub: error: ")
     assert "missing.toml" in failed.stderr
+
+
+def _type_at_prompts(command: list[str], answers: list[tuple[str, str]]) -> str:
+    """Run ``command`` on a pseudo-terminal, answering each prompt; returns all it printed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a session of its own with the pty as its terminal
+        os.execv(command[0], command)
+    seen = ""
+    pending = list(answers)
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 1024).decode()
+                except OSError:  # the child has gone and the pty is closed
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if pending and pending[0][0] in seen:
+                os.write(fd, (pending.pop(0)[1] + "\n").encode())
+                seen += "\n<typed>\n"
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return f"{seen}\n<exit {os.waitstatus_to_exitcode(status)}>"
+
+
+@pytest.mark.parametrize(
+    ("second", "expected"),
+    [
+        (PASSWORD, "Added ann@school.example (Ann Head) as admin."),
+        (PASSWORD + "x", "phonehub: error: The two passwords differ; nothing was changed."),
+    ],
+)
+def test_user_add_asks_for_the_password_twice_without_echo(cli, second, expected):
+    command = [
+        sys.executable,
+        "-m",
+        "hub",
+        "--config",
+        str(cli.config),
+        "user",
+        "add",
+        "ann@school.example",
+        "--name",
+        "Ann Head",
+        "--role",
+        "admin",
+    ]
+    output = _type_at_prompts(command, [("Password", PASSWORD), ("again", second)])
+    assert expected in output
+    assert PASSWORD not in output  # never echoed
+    listed = "ann@school.example" in cli("user", "list").out
+    assert listed == expected.startswith("Added")

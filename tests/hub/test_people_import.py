@@ -573,16 +573,19 @@ def test_a_school_of_three_thousand_pupils(database):
     pupils = {r["Pupil MIS ID"] for r in rows}
     families = {frozenset(r["Contact ID"] for r in rows if r["Pupil MIS ID"] == p) for p in pupils}
     contacts = {r["Contact ID"] for r in rows}
-    progress: list[tuple[int, int]] = []
+    progress: list[tuple[str, int, int]] = []
 
-    summary = run(database, text, progress=lambda done, total: progress.append((done, total)))
+    summary = run(database, text, progress=lambda *report: progress.append(report))
 
     assert summary.export.problems == []
     assert len(pupils) == 3000
     assert summary.created["pupils"] == 3000
     assert summary.created["households"] == len(families)
     assert summary.created["guardians"] == len(contacts)
-    assert progress[-1] == (len(families), len(families))
+    rows_read = [p for p in progress if p[0] == "reading rows"]
+    assert rows_read[0] == ("reading rows", 500, len(rows))
+    assert rows_read[-1] == ("reading rows", len(rows), len(rows))
+    assert progress[-1] == ("saving households", len(families), len(families))
     again = run(database, text)
     assert again.created == again.updated == again.removed == {}
     assert again.unchanged["pupils"] == 3000
