@@ -24,99 +24,86 @@ READING = "reading rows"
 
 # Canonical field → header aliases, best first. Headers are compared after
 # lower-casing and turning every run of punctuation into one space.
+# fmt: off
 FIELDS: dict[str, tuple[str, ...]] = {
     "pupil_id": (
-        "pupil mis id",
-        "mis id",
-        "pupil id",
-        "student id",
-        "pupil person id",
-        "person id",
-        "upn",
-        "adno",
-        "admission number",
-        "admission no",
+        "pupil mis id", "mis id", "pupil id", "student id", "pupil person id", "person id", "upn",
+        "adno", "admission number", "admission no",
     ),
     "forename": (
-        "forename",
-        "pupil forename",
-        "legal forename",
-        "preferred forename",
-        "first name",
-        "pupil first name",
-        "student forename",
-        "given name",
+        "forename", "pupil forename", "legal forename", "preferred forename", "first name",
+        "pupil first name", "student forename", "given name",
     ),
     "surname": (
-        "surname",
-        "pupil surname",
-        "legal surname",
-        "preferred surname",
-        "last name",
-        "pupil last name",
-        "student surname",
-        "family name",
+        "surname", "pupil surname", "legal surname", "preferred surname", "last name",
+        "pupil last name", "student surname", "family name",
     ),
-    "year": ("year", "year group", "pupil year", "nc year", "national curriculum year"),
-    "form": ("form", "reg group", "registration group", "tutor group", "form group", "class"),
-    "vulnerable": ("vulnerable", "vulnerable pupil", "is vulnerable"),
-    "flags": ("flags", "pupil flags", "groups", "pupil groups"),
-    "contact_id": ("contact id", "contact mis id", "contact person id", "guardian id", "parent id"),
+    "year": (
+        "year", "year group", "pupil year", "nc year", "national curriculum year",
+    ),
+    "form": (
+        "form", "reg group", "registration group", "tutor group", "form group", "class",
+    ),
+    "vulnerable": (
+        "vulnerable", "vulnerable pupil", "is vulnerable",
+    ),
+    "flags": (
+        "flags", "pupil flags", "groups", "pupil groups",
+    ),
+    "contact_id": (
+        "contact id", "contact mis id", "contact person id", "guardian id", "parent id",
+    ),
     "contact_name": (
-        "contact name",
-        "contact",
-        "contact full name",
-        "parent name",
-        "guardian name",
-        "parent carer name",
-        "name of contact",
+        "contact name", "contact", "contact full name", "parent name", "guardian name",
+        "parent carer name", "name of contact",
     ),
-    "contact_title": ("contact title", "title"),
-    "contact_forename": ("contact forename", "contact first name", "parent forename"),
-    "contact_surname": ("contact surname", "contact last name", "parent surname"),
-    "relationship": ("relationship", "relationship to pupil", "contact relationship", "relation"),
-    "priority": ("priority", "contact priority", "priority order", "contact order", "order"),
+    "contact_title": (
+        "contact title", "title",
+    ),
+    "contact_forename": (
+        "contact forename", "contact first name", "parent forename",
+    ),
+    "contact_surname": (
+        "contact surname", "contact last name", "parent surname",
+    ),
+    "relationship": (
+        "relationship", "relationship to pupil", "contact relationship", "relation",
+    ),
+    "priority": (
+        "priority", "contact priority", "priority order", "contact order", "order",
+    ),
     "parental_responsibility": (
-        "parental responsibility",
-        "has parental responsibility",
-        "parental resp",
-        "pr",
+        "parental responsibility", "has parental responsibility", "parental resp", "pr",
     ),
-    "do_not_contact": ("do not contact", "dnc", "no contact", "contact restricted"),
-    "preferred_times": ("preferred call times", "preferred times", "best time to call"),
+    "do_not_contact": (
+        "do not contact", "dnc", "no contact", "contact restricted",
+    ),
+    "preferred_times": (
+        "preferred call times", "preferred times", "best time to call",
+    ),
 }
+# fmt: on
 
 # Phone columns, in the order numbers are tried: label → aliases.
+# fmt: off
 PHONE_COLUMNS: dict[str, tuple[str, ...]] = {
     "mobile": (
-        "mobile",
-        "mobile phone",
-        "mobile telephone",
-        "telephone mobile",
-        "mobile number",
-        "contact mobile",
-        "mobile tel",
+        "mobile", "mobile phone", "mobile telephone", "telephone mobile", "mobile number",
+        "contact mobile", "mobile tel",
     ),
     "home": (
-        "home",
-        "home phone",
-        "home telephone",
-        "telephone home",
-        "home number",
-        "contact home phone",
-        "home tel",
+        "home", "home phone", "home telephone", "telephone home", "home number",
+        "contact home phone", "home tel",
     ),
     "work": (
-        "work",
-        "work phone",
-        "work telephone",
-        "telephone work",
-        "work number",
-        "contact work phone",
-        "work tel",
+        "work", "work phone", "work telephone", "telephone work", "work number",
+        "contact work phone", "work tel",
     ),
-    "phone": ("telephone", "phone", "phone number", "telephone number", "other phone", "tel"),
+    "phone": (
+        "telephone", "phone", "phone number", "telephone number", "other phone", "tel",
+    ),
 }
+# fmt: on
 
 # Numbers that are never imported: they can't be dialled, or are toll-fraud bait.
 REFUSED_KINDS = (Kind.INVALID, Kind.SHORT_CODE, Kind.PREMIUM_RATE, Kind.PERSONAL)
