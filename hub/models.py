@@ -115,7 +115,7 @@ class EntryState(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """What a member of staff recorded after a call attempt."""
+    """What the member of staff recorded after a call attempt."""
 
     SPOKE_TO_PARENT = "spoke_to_parent"
     SPOKE_TO_PUPIL = "spoke_to_pupil"
@@ -124,9 +124,20 @@ class Outcome(enum.StrEnum):
     WRONG_NUMBER = "wrong_number"
     DECLINED = "declined"
     CONCERN = "concern"
+
+
+class EndReason(enum.StrEnum):
+    """How the line saw a call attempt end, whatever staff later record."""
+
+    COMPLETED = "completed"  # answered, then hung up by either side
+    CANCELLED = "cancelled"  # staff hung up before it was answered
+    NO_ANSWER = "no_answer"  # rang for [line] ring_timeout_s
     BUSY = "busy"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
+    REJECTED = "rejected"  # the callee or the network declined it
+    FAILED = "failed"  # the trunk could not place it
+    DROPPED = "dropped"  # no audio for [line] rtp_timeout_s
+    REFUSED = "refused"  # the dial guard stopped it before any INVITE
+    INTERRUPTED = "interrupted"  # the line daemon stopped mid-call
 
 
 class Household(Base):
@@ -370,7 +381,10 @@ class CallAttempt(Base):
     sip_status: Mapped[int | None] = mapped_column(Integer)
     # Who ended the call: staff, remote, timeout, system.
     ended_by: Mapped[str | None] = mapped_column(String(16))
+    end_reason: Mapped[EndReason | None] = mapped_column(_enum(EndReason, "end_reason"))
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
+    # An admin's test call to a number typed in, not a family's.
+    test_call: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str] = mapped_column(Text, default="")
     recording_path: Mapped[str | None] = mapped_column(String(500))
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 06:58:50.510900
+Create Date: 2026-11-23 07:15:19.199295
 """
 
 from collections.abc import Sequence
@@ -43,7 +43,6 @@ def _create_audit_triggers() -> None:
 
 
 def upgrade() -> None:
-
     op.create_table(
         "households",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -106,10 +105,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["hub_id"],
-            ["hubs.id"],
-            name=op.f("fk_audit_events_hub_id_hubs"),
-            ondelete="SET NULL",
+            ["hub_id"], ["hubs.id"], name=op.f("fk_audit_events_hub_id_hubs"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
@@ -263,9 +259,7 @@ def upgrade() -> None:
             batch_op.f("ix_campaign_entries_assignee_id"), ["assignee_id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_campaign_entries_household_id"),
-            ["household_id"],
-            unique=False,
+            batch_op.f("ix_campaign_entries_household_id"), ["household_id"], unique=False
         )
         batch_op.create_index("ix_campaign_entries_queue", ["campaign_id", "state"], unique=False)
 
@@ -351,6 +345,25 @@ def upgrade() -> None:
         sa.Column("sip_status", sa.Integer(), nullable=True),
         sa.Column("ended_by", sa.String(length=16), nullable=True),
         sa.Column(
+            "end_reason",
+            sa.Enum(
+                "completed",
+                "cancelled",
+                "no_answer",
+                "busy",
+                "rejected",
+                "failed",
+                "dropped",
+                "refused",
+                "interrupted",
+                name="end_reason",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=True,
+        ),
+        sa.Column(
             "outcome",
             sa.Enum(
                 "spoke_to_parent",
@@ -360,9 +373,6 @@ def upgrade() -> None:
                 "wrong_number",
                 "declined",
                 "concern",
-                "busy",
-                "failed",
-                "interrupted",
                 name="outcome",
                 native_enum=False,
                 create_constraint=True,
@@ -370,6 +380,7 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
+        sa.Column("test_call", sa.Boolean(), nullable=False),
         sa.Column("notes", sa.Text(), nullable=False),
         sa.Column("recording_path", sa.String(length=500), nullable=True),
         sa.ForeignKeyConstraint(
@@ -385,10 +396,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["hub_id"],
-            ["hubs.id"],
-            name=op.f("fk_call_attempts_hub_id_hubs"),
-            ondelete="SET NULL",
+            ["hub_id"], ["hubs.id"], name=op.f("fk_call_attempts_hub_id_hubs"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
             ["phone_number_id"],
@@ -407,9 +415,7 @@ def upgrade() -> None:
     with op.batch_alter_table("call_attempts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_call_attempts_entry_id"), ["entry_id"], unique=False)
         batch_op.create_index(
-            "ix_call_attempts_household_time",
-            ["household_id", "requested_at"],
-            unique=False,
+            "ix_call_attempts_household_time", ["household_id", "requested_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_call_attempts_staff_id"), ["staff_id"], unique=False)
 
@@ -460,7 +466,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION audit_events_append_only() CASCADE")
-
     with op.batch_alter_table("concerns", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_concerns_household_id"))
 
