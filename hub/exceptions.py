@@ -34,3 +34,27 @@ class ImportFileError(PhoneHubError):
 
 class UserError(PhoneHubError):
     """A staff account cannot be created or changed as asked."""
+
+
+class DialRefused(PhoneHubError):
+    """The dial guard would not let a number be dialled; ``reason`` names the rule."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class SpeechError(PhoneHubError):
+    """A spoken prompt cannot be rendered to audio."""
+
+
+class GpioError(PhoneHubError):
+    """The status lights or the hang-up button cannot be driven."""
+
+
+class LineError(PhoneHubError):
+    """The line daemon cannot start, or cannot carry out what it was asked."""
+
+
+class ControlError(PhoneHubError):
+    """The line daemon's control socket cannot be reached or refused a request."""

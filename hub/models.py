@@ -357,7 +357,12 @@ class CallAttempt(Base):
     """One dial: who made it, from which hub, to which number, and how it ended."""
 
     __tablename__ = "call_attempts"
-    __table_args__ = (Index("ix_call_attempts_household_time", "household_id", "requested_at"),)
+    # The dial guard's rate limits count by staff, hub and number over time.
+    __table_args__ = (
+        Index("ix_call_attempts_household_time", "household_id", "requested_at"),
+        Index("ix_call_attempts_staff_time", "staff_id", "requested_at"),
+        Index("ix_call_attempts_hub_time", "hub_id", "requested_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int | None] = mapped_column(
@@ -366,13 +371,11 @@ class CallAttempt(Base):
     household_id: Mapped[int | None] = mapped_column(
         ForeignKey("households.id", ondelete="SET NULL")
     )
-    staff_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
-    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     hub_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id", ondelete="SET NULL"))
     # SET NULL: purging a number must not erase the history of the call.
     phone_number_id: Mapped[int | None] = mapped_column(
-        ForeignKey("phone_numbers.id", ondelete="SET NULL")
+        ForeignKey("phone_numbers.id", ondelete="SET NULL"), index=True
     )
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 07:15:19.199295
+Create Date: 2026-11-23 07:25:36.520915
 """
 
 from collections.abc import Sequence
@@ -417,7 +417,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_call_attempts_household_time", ["household_id", "requested_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_call_attempts_staff_id"), ["staff_id"], unique=False)
+        batch_op.create_index("ix_call_attempts_hub_time", ["hub_id", "requested_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_call_attempts_phone_number_id"), ["phone_number_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_call_attempts_staff_time", ["staff_id", "requested_at"], unique=False
+        )
 
     op.create_table(
         "concerns",
@@ -471,7 +477,9 @@ def downgrade() -> None:
 
     op.drop_table("concerns")
     with op.batch_alter_table("call_attempts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_call_attempts_staff_id"))
+        batch_op.drop_index("ix_call_attempts_staff_time")
+        batch_op.drop_index(batch_op.f("ix_call_attempts_phone_number_id"))
+        batch_op.drop_index("ix_call_attempts_hub_time")
         batch_op.drop_index("ix_call_attempts_household_time")
         batch_op.drop_index(batch_op.f("ix_call_attempts_entry_id"))
 
