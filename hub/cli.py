@@ -70,6 +70,54 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="check the file and report, but write nothing"
     )
 
+    commands.add_parser("line", help="run the line daemon (SIP, calls, LEDs) in the foreground")
+    commands.add_parser("status", help="the line's registration and call, from the running daemon")
+    test_call = commands.add_parser(
+        "test-call", help="ring a number from the school's line, to check what a phone shows"
+    )
+    test_call.add_argument("number", help="the number to ring, e.g. your own mobile")
+    test_call.add_argument(
+        "--as",
+        dest="as_email",
+        required=True,
+        metavar="ADMIN_EMAIL",
+        help="the admin account the call is made and audited as",
+    )
+    practice = commands.add_parser(
+        "practice-line", help="run a pretend parent's phone that rings, answers and records"
+    )
+    practice.add_argument("--number", default="07700900123", help="the number it answers as")
+    practice.add_argument("--bind", default="127.0.0.1:5062", metavar="HOST:PORT")
+    practice.add_argument("--rtp-ports", default="42000-42100", metavar="LOW-HIGH")
+    practice.add_argument("--registrar", default="", help="register here, e.g. sip:127.0.0.1:5060")
+    practice.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the registration password from standard input",
+    )
+    practice.add_argument("--domain", default="", help="SIP domain (default: the registrar's)")
+    practice.add_argument("--transport", default="udp", choices=["udp", "tcp"])
+    practice.add_argument(
+        "--ring",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long it rings before answering",
+    )
+    practice.add_argument("--no-answer", action="store_true", help="ring and never answer")
+    practice.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="append every INVITE and call event here as JSON lines",
+    )
+    practice.add_argument(
+        "--record-dir",
+        type=Path,
+        metavar="DIR",
+        help="where recordings of calls go (default: data_dir/practice)",
+    )
+
     demo = commands.add_parser("demo", help="set up a sample school and show what the hub holds")
     demo.add_argument("--data", type=Path, metavar="DIR", help="keep the demo's data in DIR")
     return parser
@@ -101,6 +149,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "db":
         return _db(args, config)
+    if args.command in ("line", "practice-line", "status", "test-call"):
+        from hub import line_cli
+
+        return line_cli.run(args, config)
     with open_database(config.database.url) as database:
         if args.command == "user":
             return _user(args, database)

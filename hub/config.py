@@ -374,6 +374,7 @@ class SipSection:
     password_file: Path | None = field(metadata=setting(PathSetting(optional=True, absolute=False)))
     proxy: str = field(metadata=setting(SipServer()))
     transport: Transport = field(metadata=setting(Choice(get_args(Transport))))
+    tls_ca_file: Path = field(metadata=setting(PathSetting()))
     bind: str = field(metadata=setting(HostPort()))
     rtp_ports: str = field(metadata=setting(PortRange()))
     caller_id: CallerId = field(metadata=setting(Choice(get_args(CallerId))))

@@ -1,0 +1,1 @@
+"""The line daemon: the SIP stack, calls, prompts, recordings and status LEDs."""

@@ -1,0 +1,133 @@
+"""Writing the line's events to the database, on a thread of its own.
+
+The SIP thread must never wait for the database (SQLite may be busy for seconds
+while the panel writes), so call states reach ``call_attempts`` through this
+writer, which follows the event bus. It also keeps this hub's row current (its
+registration and a heartbeat) and reports whether the database is failing, which
+lights the fault LED.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub import __version__
+from hub.db import Database
+from hub.line.events import Event, EventBus
+from hub.models import CallAttempt, EndReason, Hub, utcnow
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0
+
+
+def register_hub(database: Database, name: str) -> int:
+    """This hub's row (created if new); returns its id."""
+    with database.session() as session:
+        hub = session.scalar(select(Hub).where(Hub.name == name))
+        if hub is None:
+            hub = Hub(name=name)
+            session.add(hub)
+        hub.version = __version__
+        hub.last_seen_at = utcnow()
+        session.flush()
+        return hub.id
+
+
+class AttemptWriter(threading.Thread):
+    """Follows the event bus and writes each call state to its attempt's row."""
+
+    def __init__(
+        self,
+        database: Database,
+        events: EventBus,
+        hub_id: int,
+        on_fault: Callable[[bool], None],
+    ) -> None:
+        super().__init__(name="attempt-writer", daemon=True)
+        self.database = database
+        self.events = events
+        self.hub_id = hub_id
+        self.on_fault = on_fault
+        self.stopping = threading.Event()
+        self.subscribed = threading.Event()
+        self._faulty = False
+
+    def run(self) -> None:
+        """Write events until ``stop``; then write whatever is still queued."""
+        with self.events.subscribe() as inbox:
+            self.subscribed.set()
+            next_beat = 0.0
+            while True:
+                try:
+                    event = inbox.get(timeout=0.5)
+                except queue.Empty:
+                    if self.stopping.is_set():
+                        break
+                    event = None
+                if event is not None:
+                    self._write(event)
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + HEARTBEAT_S
+                    self._heartbeat(None)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finish the queued writes and stop."""
+        self.stopping.set()
+        self.join(timeout)
+
+    def _write(self, event: Event) -> None:
+        if event["event"] == "registration":
+            self._heartbeat(event["state"])
+        elif event["event"] == "call" and event.get("attempt") is not None:
+            self._guarded(lambda: self._write_call(event))
+
+    def _write_call(self, event: Event) -> None:
+        at = datetime.fromisoformat(event["at"])
+        with self.database.session() as session:
+            attempt = session.get(CallAttempt, event["attempt"])
+            if attempt is None:
+                return
+            attempt.hub_id = self.hub_id
+            state = event["state"]
+            if state == "ringing":
+                attempt.ringing_at = at
+            elif state == "answered":
+                attempt.answered_at = at
+            elif state == "ended":
+                attempt.ended_at = at
+                attempt.sip_status = event.get("sip_status")
+                attempt.ended_by = event.get("ended_by")
+                attempt.end_reason = EndReason(event["end_reason"])
+
+    def _heartbeat(self, registration: str | None) -> None:
+        def beat() -> None:
+            with self.database.session() as session:
+                hub = session.get(Hub, self.hub_id)
+                if hub is not None:
+                    hub.last_seen_at = utcnow()
+                    if registration is not None:
+                        hub.registration = registration
+
+        self._guarded(beat)
+
+    def _guarded(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except SQLAlchemyError as exc:
+            log.error("database write failed: %s", str(exc).splitlines()[0])
+            if not self._faulty:
+                self._faulty = True
+                self.on_fault(True)
+            return
+        if self._faulty:
+            self._faulty = False
+            self.on_fault(False)

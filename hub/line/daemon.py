@@ -1,0 +1,147 @@
+"""``phonehub line``: the line daemon, its parts started in order and stopped in reverse.
+
+Start: database (migrated), this hub's row, speech prompts, status lights, the
+database writer, the SIP stack (on the main thread, which then runs its loop), and
+once that is up the control socket and systemd's READY=1. SIGTERM or Ctrl-C ends
+the loop: the call is hung up, the account unregistered, and everything stopped
+in reverse order, well within systemd's 10 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from hardware.leds import LineState, Registration, StatusLights
+from hub.config import Config
+from hub.db import open_database
+from hub.exceptions import LineError
+from hub.line.attempts import AttemptWriter, register_hub
+from hub.line.control import ControlServer
+from hub.line.events import EventBus
+from hub.line.line import Hangup, Line, Prompts
+from hub.line.service import LineService
+from hub.numbers import format_for_people
+from hub.speech import SpeechCache
+from hub.systemd import Notifier
+
+log = logging.getLogger(__name__)
+
+
+def hub_name(config: Config) -> str:
+    """This hub's name: the configured one, or the machine's hostname."""
+    return config.hub.name or socket.gethostname()
+
+
+def render_prompts(config: Config) -> Prompts:
+    """Render (or find in the cache) the recording notice and the voicemail message."""
+    speech = SpeechCache(
+        Path(config.hub.data_dir) / "speech", config.speech.voice, config.speech.rate
+    )
+    message = config.speech.voicemail_message.format(
+        school=config.school.name, number=_spoken_number(config.school.number)
+    )
+    return Prompts(
+        recording_notice=speech.render(config.speech.recording_notice),
+        voicemail=speech.render(message),
+    )
+
+
+def _spoken_number(e164: str) -> str:
+    # "0 1 6 3 2, 9 6 0 …": digits one by one, grouped as people write them.
+    groups = format_for_people(e164).split()
+    return ", ".join(" ".join(group) for group in groups)
+
+
+class _Lights:
+    """Combines the line's state and the database's health onto the LEDs."""
+
+    def __init__(self, lights: StatusLights) -> None:
+        self.lights = lights
+        self.lock = threading.Lock()
+        self.state: dict[str, Any] = {
+            "registration": Registration.UNREGISTERED,
+            "line": LineState.IDLE,
+            "recording": False,
+        }
+        self.fault = False
+
+    def line_changed(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            self.state = state
+            self._show()
+
+    def database_fault(self, fault: bool) -> None:
+        with self.lock:
+            self.fault = fault
+            self._show()
+
+    def _show(self) -> None:
+        self.lights.show(fault=self.fault, **self.state)
+
+
+def _check(config: Config) -> None:
+    if not config.school.number:
+        raise LineError(
+            "[school] number is not set; put the school's phone number in the config "
+            "so parents see who is calling."
+        )
+    if not config.sip.effective_domain:
+        raise LineError(
+            "[sip] domain is not set; give the trunk's or PBX's address there (or a registrar)."
+        )
+
+
+def run_line(config: Config) -> int:
+    """Run the line daemon until SIGTERM or Ctrl-C; returns the exit status."""
+    _check(config)
+    os.umask(0o027)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    notifier = Notifier()
+    with ExitStack() as parts:
+        database = parts.enter_context(open_database(config.database.url))
+        hub_id = register_hub(database, hub_name(config))
+        prompts = render_prompts(config)
+        status_lights = parts.enter_context(
+            StatusLights(
+                config.gpio.pins,
+                config.gpio.pin_factory,
+                on_hangup=lambda: line.commands.put(Hangup()),
+            )
+        )
+        lights = _Lights(status_lights)
+        events = EventBus()
+        writer = AttemptWriter(database, events, hub_id, lights.database_fault)
+        writer.start()
+        writer.subscribed.wait(5)
+        parts.callback(writer.stop)
+        line = Line(config, events, prompts, on_change=lights.line_changed)
+        service = LineService(config, database, line, hub_id)
+        control = ControlServer(Path(config.line.control_socket), service, events)
+        parts.callback(control.close)
+
+        def ready() -> None:
+            control.start()
+            notifier.notify("READY=1")
+            log.info("line ready on %s (%s)", config.sip.bind, config.sip.transport)
+
+        try:
+            line.run(stop, ready, notifier.ping)
+        finally:
+            notifier.notify("STOPPING=1")
+    log.info("line stopped")
+    return 0

@@ -1,0 +1,626 @@
+"""The hub's line: one SIP account, one call at a time, run by the SIP thread.
+
+Other threads never touch pjsua2: they ``submit`` a command and wait on its
+future, and read ``status()``, a snapshot the SIP thread keeps up to date. Call
+states are published on the EventBus as they happen; ``hub.line.attempts``
+writes them to the database.
+
+Every INVITE presents the school: From is the school's name and number, with a
+P-Asserted-Identity or P-Preferred-Identity as the trunk wants, and never a
+Privacy header. Nothing about the member of staff is in any SIP message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+from hardware.leds import LineState, Registration
+from hub.config import Config
+from hub.exceptions import LineError
+from hub.line.events import EventBus
+from hub.line.sip import (
+    Player,
+    SipStack,
+    StackSettings,
+    audio_media,
+    call_param,
+    display_name,
+    header,
+    reason,
+    rx_packets,
+)
+from hub.models import EndReason
+from hub.numbers import format_for_trunk
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 20
+KEEPALIVE_S = 5.0  # OPTIONS to the registrar while registered…
+KEEPALIVE_DOWN_S = 2.0  # …and more often while it is unreachable
+KEEPALIVE_DEADLINE_S = 3.0  # no answer by then: the registrar is unreachable
+SHUTDOWN_WAIT_S = 4.0
+REGISTRATION_EXPIRES_S = 300
+CREDENTIAL_CODES = (401, 403, 407)
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Rendered speech prompts, as 16 kHz WAV files."""
+
+    recording_notice: Path
+    voicemail: Path
+
+
+@dataclass
+class Dial:
+    """Call ``dial_string`` for an attempt; record to ``recording`` if set."""
+
+    attempt_id: int
+    e164: str
+    recording: Path | None = None
+    play_message: bool = False  # a test call: play the school's message, then hang up
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class Hangup:
+    """End the current call, as the member of staff asked."""
+
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class Voicemail:
+    """Play the school's message into the answered call, then hang up."""
+
+    done: Future[None] = field(default_factory=Future)
+
+
+Command = Dial | Hangup | Voicemail
+
+
+class HubAccount(pj.Account):
+    """The hub's SIP account; hands every callback to the Line."""
+
+    def __init__(self, line: Line) -> None:
+        super().__init__()
+        self.line = line
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        self.line._on_registration(int(prm.code), int(prm.expiration))
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        self.line._refuse_inbound(prm.callId)
+
+    def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
+        self.line._on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
+
+
+class HubCall(pj.Call):
+    """One call attempt and everything hanging off it until it is released."""
+
+    def __init__(
+        self,
+        line: Line,
+        account: pj.Account,
+        attempt_id: int | None,
+        call_id: int = pj.PJSUA_INVALID_ID,
+    ) -> None:
+        super().__init__(account, call_id)
+        self.line = line
+        self.attempt_id = attempt_id
+        self.started = time.monotonic()
+        self.ringing = False
+        self.answered_at: float | None = None
+        self.hangup_as: tuple[EndReason, str] | None = None
+        self.finished = False
+        self.recording_path: Path | None = None
+        self.play_message = False
+        self.player: Player | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.rx_packets = 0
+        self.rx_changed = time.monotonic()
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        self.line._on_call_state(self)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        self.line._on_call_media(self)
+
+
+class Line:
+    """The SIP side of the hub; ``run`` on one thread, ``submit`` from any."""
+
+    def __init__(
+        self,
+        config: Config,
+        events: EventBus,
+        prompts: Prompts,
+        *,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.events = events
+        self.prompts = prompts
+        self.on_change = on_change
+        self.commands: queue.Queue[Command] = queue.Queue()
+        self._lock = threading.Lock()
+        self._status: dict[str, Any] = {
+            "registration": "starting",
+            "call": None,
+            "recording": False,
+        }
+        self.stack: SipStack | None = None
+        self.account: HubAccount | None = None
+        self.call: HubCall | None = None
+        self._retired: list[HubCall] = []
+        self._releasing: list[object] = []
+        self._registration = Registration.UNREGISTERED
+        self._credential_failures = 0
+        self._keepalive_sent: float | None = None
+        self._keepalive_next = 0.0
+        self._reachable = True
+        self._stopping = False
+        sip = config.sip
+        school_user = format_for_trunk(config.school.number, sip.dial_format)
+        self.domain = sip.effective_domain
+        self.school_uri = f"sip:{school_user}@{self.domain}"
+        self.school_name = display_name(config.school.name)
+
+    # --- other threads -------------------------------------------------
+
+    def submit(self, command: Command, timeout: float = 10.0) -> None:
+        """Queue ``command`` for the SIP thread and wait for it to be carried out."""
+        if self._stopping:
+            raise LineError("The line is shutting down.")
+        self.commands.put(command)
+        command.done.result(timeout)
+
+    def status(self) -> dict[str, Any]:
+        """Registration and call state as the SIP thread last saw them."""
+        with self._lock:
+            return dict(self._status)
+
+    # --- the SIP thread ---------------------------------------------
+
+    def run(
+        self, stop: threading.Event, on_ready: Callable[[], None], on_turn: Callable[[], None]
+    ) -> None:
+        """Own pjsua2 from creation to destruction; returns after a clean shutdown."""
+        sip = self.config.sip
+        self.stack = SipStack(
+            StackSettings(
+                bind_host=sip.bind_host,
+                bind_port=sip.bind_port,
+                transport=sip.transport,
+                rtp_ports=sip.rtp_port_range,
+                audio_device=self.config.audio.device,
+                tls_ca_file=sip.tls_ca_file if sip.transport == "tls" else None,
+            )
+        )
+        try:
+            self._create_account()
+            on_ready()
+            while not stop.is_set():
+                self.stack.poll(POLL_MS)
+                self._turn()
+                on_turn()
+        finally:
+            self._shutdown()
+
+    def _create_account(self) -> None:
+        assert self.stack is not None
+        sip = self.config.sip
+        config = pj.AccountConfig()
+        params = self.stack.uri_params()
+        if sip.registrar:
+            config.idUri = f"{self.school_name} <sip:{sip.username}@{self.domain}>"
+            config.regConfig.registrarUri = sip.registrar + params
+            config.regConfig.timeoutSec = REGISTRATION_EXPIRES_S
+            config.regConfig.retryIntervalSec = 5
+            config.regConfig.firstRetryIntervalSec = 2
+            config.regConfig.randomRetryIntervalSec = 0
+            config.regConfig.unregWaitMsec = 2000
+            credentials = pj.AuthCredInfo("digest", "*", sip.username, 0, sip.password)
+            config.sipConfig.authCreds.append(credentials)
+        else:
+            config.idUri = f"{self.school_name} <{self.school_uri}>"
+            config.regConfig.registerOnAdd = False
+        if sip.proxy:
+            config.sipConfig.proxies.append(f"{sip.proxy};lr{params}")
+        self.stack.media_config(config)
+        self.account = HubAccount(self)
+        self.account.create(config)
+        if not sip.registrar:
+            self._set_registration(Registration.NOT_NEEDED, 0)
+
+    def _turn(self) -> None:
+        """Work that may not happen inside a pjsua2 callback, once per loop."""
+        # What the last turn let go of is deleted now, outside any callback; a
+        # recorder writes its WAV header when deleted and the loop turns again.
+        self._releasing.clear()
+        for call in [c for c in self._retired if c.finished]:
+            self._releasing.extend([call.player, call.recorder, call])
+            call.player = call.recorder = None
+        self._retired = [c for c in self._retired if not c.finished]
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self._carry_out(command)
+            except LineError as exc:
+                command.done.set_exception(exc)
+            else:
+                command.done.set_result(None)
+        if self.call is not None:
+            self._watch_call(self.call)
+        self._keepalive()
+
+    def _carry_out(self, command: Command) -> None:
+        if isinstance(command, Dial):
+            self._dial(command)
+        elif isinstance(command, Hangup):
+            if self.call is None:
+                raise LineError("There is no call to hang up.")
+            answered = self.call.answered_at is not None
+            self._hang_up(
+                self.call, EndReason.COMPLETED if answered else EndReason.CANCELLED, "staff"
+            )
+        else:
+            self._leave_voicemail()
+
+    def _dial(self, command: Dial) -> None:
+        assert self.account is not None and self.stack is not None
+        if self.call is not None:
+            raise LineError("The line is already in a call; hang up first.")
+        if self._registration not in (Registration.REGISTERED, Registration.NOT_NEEDED):
+            raise LineError(
+                "The line is not connected to the phone system, so it cannot call; "
+                "check the trunk settings or ask IT."
+            )
+        sip = self.config.sip
+        callee = format_for_trunk(command.e164, sip.dial_format)
+        param = call_param()
+        param.txOption.localUri = f"{self.school_name} <{self.school_uri}>"
+        identity = {"from+pai": "P-Asserted-Identity", "from+ppi": "P-Preferred-Identity"}
+        if sip.caller_id in identity:
+            param.txOption.headers.append(
+                header(identity[sip.caller_id], f"{self.school_name} <{self.school_uri}>")
+            )
+        call = HubCall(self, self.account, command.attempt_id)
+        call.recording_path = command.recording
+        call.play_message = command.play_message
+        try:
+            call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
+        except pj.Error as exc:
+            self._publish_call(call, "ended", end_reason=EndReason.FAILED, ended_by="system")
+            raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
+        self.call = call
+        self._publish_call(call, "dialling")
+        self._show()
+
+    def _leave_voicemail(self) -> None:
+        call = self.call
+        if call is None or call.answered_at is None:
+            raise LineError("A message can only be left once the call has been answered.")
+        media = audio_media(call)
+        if media is None:
+            raise LineError("The call has no audio to play the message into.")
+        self._play_message(call, media)
+
+    def _play_message(self, call: HubCall, media: pj.AudioMedia) -> None:
+        self._stop_player(call)
+        call.player = Player(self.prompts.voicemail, lambda: None)
+        call.player.startTransmit(media)
+        call.player.on_end = lambda: self._hang_up(call, EndReason.COMPLETED, "hub")
+        self.events.publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing"})
+
+    def _stop_player(self, call: HubCall) -> None:
+        if call.player is not None:
+            self._releasing.append(call.player)
+            call.player = None
+
+    def _hang_up(self, call: HubCall, end_reason: EndReason, ended_by: str) -> None:
+        if call.finished or call.hangup_as is not None:
+            return
+        call.hangup_as = (end_reason, ended_by)
+        try:
+            call.hangup(call_param(603 if call.answered_at is None else 0))
+        except pj.Error as exc:
+            log.warning("hang-up failed: %s", reason(exc))
+
+    def _watch_call(self, call: HubCall) -> None:
+        now = time.monotonic()
+        if call.player is not None and call.player.ended:
+            on_end, call.player.on_end = call.player.on_end, lambda: None
+            self._stop_player(call)
+            on_end()
+        if call.finished:
+            return
+        line = self.config.line
+        if call.answered_at is None:
+            if now - call.started >= line.ring_timeout_s:
+                self._hang_up(call, EndReason.NO_ANSWER, "timeout")
+            return
+        packets = rx_packets(call)
+        if packets != call.rx_packets:
+            call.rx_packets, call.rx_changed = packets, now
+        elif now - call.rx_changed >= line.rtp_timeout_s:
+            self._hang_up(call, EndReason.DROPPED, "timeout")
+
+    # --- pjsua2 callbacks (SIP thread, inside poll) ---------------------
+
+    def _on_call_state(self, call: HubCall) -> None:
+        info = call.getInfo()
+        state = info.state
+        if state == pj.PJSIP_INV_STATE_EARLY and not call.ringing:
+            call.ringing = True
+            self._publish_call(call, "ringing", sip_status=int(info.lastStatusCode))
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED and call.answered_at is None:
+            call.answered_at = call.rx_changed = time.monotonic()
+            self._publish_call(call, "answered", sip_status=int(info.lastStatusCode))
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
+            call.finished = True
+            status = int(info.lastStatusCode)
+            end_reason, ended_by = call.hangup_as or _remote_ending(status, call.answered_at)
+            if call.attempt_id is not None:
+                self._publish_call(
+                    call, "ended", sip_status=status, end_reason=end_reason, ended_by=ended_by
+                )
+            if call.recorder is not None:
+                self.events.publish(
+                    {
+                        "event": "recording",
+                        "attempt": call.attempt_id,
+                        "on": False,
+                        "path": str(call.recording_path),
+                    }
+                )
+            if call not in self._retired:
+                self._retired.append(call)
+            if call is self.call:
+                self.call = None
+        self._show()
+
+    def _on_call_media(self, call: HubCall) -> None:
+        assert self.stack is not None
+        media = audio_media(call)
+        if media is None or call.finished:
+            return
+        microphone, earpiece = self.stack.audio_device_media()
+        media.startTransmit(earpiece)
+        microphone.startTransmit(media)
+        if call.play_message and call.player is None:
+            self._play_message(call, media)
+        elif call.recording_path is not None and call.recorder is None and call.player is None:
+            # The parent hears the recording notice before anything is recorded.
+            call.player = Player(self.prompts.recording_notice, lambda: None)
+            call.player.on_end = lambda: self._start_recording(call)
+            call.player.startTransmit(media)
+
+    def _start_recording(self, call: HubCall) -> None:
+        assert self.stack is not None and call.recording_path is not None
+        media = audio_media(call)
+        if media is None or call.finished:
+            return
+        call.recording_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(str(call.recording_path))
+        os.chmod(call.recording_path, 0o600)
+        media.startTransmit(recorder)
+        self.stack.audio_device_media()[0].startTransmit(recorder)
+        call.recorder = recorder
+        self.events.publish({"event": "recording", "attempt": call.attempt_id, "on": True})
+        self._show()
+
+    def _refuse_inbound(self, call_id: int) -> None:
+        # The hub only calls out; a call in is declined and kept referenced until gone.
+        assert self.account is not None
+        call = HubCall(self, self.account, None, call_id)
+        call.hangup_as = (EndReason.REJECTED, "hub")
+        self._retired.append(call)  # released once it is disconnected
+        try:
+            call.hangup(call_param(603))
+        except pj.Error as exc:
+            log.warning("could not decline an inbound call: %s", reason(exc))
+        self.events.publish({"event": "inbound_refused"})
+
+    def _on_registration(self, code: int, expiration: int) -> None:
+        if code // 100 == 2 and expiration > 0:
+            self._credential_failures = 0
+            self._reachable = True
+            self._set_registration(Registration.REGISTERED, code)
+        elif code in CREDENTIAL_CODES:
+            # pjsua does not retry a rejected password by itself; say so and
+            # stop, rather than hammer the trunk with the same wrong password.
+            self._credential_failures += 1
+            self._set_registration(Registration.CREDENTIALS_REJECTED, code)
+        else:
+            self._set_registration(Registration.UNREGISTERED, code)
+
+    def _on_keepalive_answer(self, code: int) -> None:
+        self._keepalive_sent = None
+        # Any answer from the registrar itself (not a timeout or a transport
+        # error, which pjsip reports as 408 and 503) means it is back.
+        reachable = code not in (408, 503) and code > 0
+        if reachable and not self._reachable:
+            self._reachable = True
+            self._register_again()
+        elif not reachable:
+            self._lost_registrar()
+
+    # --- registration upkeep ------------------------------------------
+
+    def _keepalive(self) -> None:
+        if not self.config.sip.registrar or self.account is None:
+            return
+        if self._registration is Registration.CREDENTIALS_REJECTED:
+            return
+        now = time.monotonic()
+        if self._keepalive_sent is not None and now - self._keepalive_sent > KEEPALIVE_DEADLINE_S:
+            self._keepalive_sent = None
+            self._lost_registrar()
+        if now < self._keepalive_next:
+            return
+        self._keepalive_next = now + (KEEPALIVE_S if self._reachable else KEEPALIVE_DOWN_S)
+        request = pj.SendRequestParam()
+        request.method = "OPTIONS"
+        request.txOption.targetUri = self.config.sip.registrar + self.stack_params()
+        try:
+            self.account.sendRequest(request)
+            if self._keepalive_sent is None:
+                self._keepalive_sent = now
+        except pj.Error as exc:
+            log.debug("keepalive not sent: %s", reason(exc))
+            self._lost_registrar()
+
+    def stack_params(self) -> str:
+        """The transport parameter for URIs the hub builds."""
+        return self.stack.uri_params() if self.stack is not None else ""
+
+    def _lost_registrar(self) -> None:
+        if self._reachable:
+            log.warning("the registrar stopped answering")
+        self._reachable = False
+        if self._registration is Registration.REGISTERED:
+            self._set_registration(Registration.UNREGISTERED, 408)
+
+    def _register_again(self) -> None:
+        assert self.account is not None
+        log.info("the registrar answers again; registering")
+        try:
+            self.account.setRegistration(True)
+        except pj.Error as exc:
+            log.debug("re-registration not started: %s", reason(exc))
+
+    # --- shared state -----------------------------------------------------
+
+    def _set_registration(self, registration: Registration, code: int) -> None:
+        changed = registration is not self._registration
+        self._registration = registration
+        if changed:
+            log.info("registration: %s (%s)", registration.value, code)
+            self.events.publish(
+                {"event": "registration", "state": registration.value, "code": code}
+            )
+        self._show()
+
+    def _publish_call(
+        self,
+        call: HubCall,
+        state: str,
+        *,
+        sip_status: int | None = None,
+        end_reason: EndReason | None = None,
+        ended_by: str | None = None,
+    ) -> None:
+        event: dict[str, Any] = {
+            "event": "call",
+            "attempt": call.attempt_id,
+            "state": state,
+            "at": datetime.now(UTC).isoformat(),
+            "sip_status": sip_status,
+        }
+        if end_reason is not None:
+            event["end_reason"] = end_reason.value
+            event["ended_by"] = ended_by
+        self.events.publish(event)
+
+    def _show(self) -> None:
+        call = self.call
+        if call is None:
+            line_state = LineState.IDLE
+        elif call.answered_at is not None:
+            line_state = LineState.CONNECTED
+        else:
+            line_state = LineState.RINGING if call.ringing else LineState.DIALLING
+        recording = call is not None and call.recorder is not None
+        snapshot = {
+            "registration": self._registration.value,
+            "call": None
+            if call is None
+            else {"attempt": call.attempt_id, "state": line_state.value},
+            "recording": recording,
+        }
+        with self._lock:
+            self._status = snapshot
+        if self.on_change is not None:
+            self.on_change(
+                {"registration": self._registration, "line": line_state, "recording": recording}
+            )
+
+    # --- shutdown -----------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        """Hang up, unregister, release every pjsua2 object, then destroy the stack."""
+        stack = self.stack
+        if stack is None:
+            return
+        self._stopping = True
+        while not self.commands.empty():
+            self.commands.get_nowait().done.set_exception(LineError("The line is shutting down."))
+        try:
+            if self.call is not None:
+                self._hang_up(self.call, EndReason.INTERRUPTED, "system")
+                self._poll_until(lambda: self.call is None, stack)
+            if self.account is not None and self._registration is Registration.REGISTERED:
+                try:
+                    self.account.setRegistration(False)  # REGISTER with Expires: 0
+                    self._poll_until(
+                        lambda: self._registration is not Registration.REGISTERED, stack
+                    )
+                except pj.Error as exc:
+                    log.warning("could not unregister: %s", reason(exc))
+            self._turn_until_released(stack)
+            if self.account is not None:
+                self.account.shutdown()
+                self.account = None
+            stack.poll(50)
+        finally:
+            self._retired.clear()
+            self._releasing.clear()
+            self.call = None
+            self.account = None
+            stack.close()
+            self.stack = None
+
+    def _poll_until(self, done: Callable[[], bool], stack: SipStack) -> None:
+        deadline = time.monotonic() + SHUTDOWN_WAIT_S
+        while not done() and time.monotonic() < deadline:
+            stack.poll(POLL_MS)
+
+    def _turn_until_released(self, stack: SipStack) -> None:
+        for _ in range(3):
+            self._releasing.clear()
+            for call in self._retired:
+                call.player = call.recorder = None
+            stack.poll(POLL_MS)
+        self._retired.clear()
+        stack.poll(POLL_MS)
+
+
+def _remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, str]:
+    """How a call the hub did not hang up itself ended, from its final SIP status."""
+    if answered_at is not None:
+        return EndReason.COMPLETED, "remote"
+    if status in (486, 600):
+        return EndReason.BUSY, "remote"
+    if status in (480, 408):
+        return EndReason.NO_ANSWER, "remote"
+    if status in (603, 403, 487):
+        return EndReason.REJECTED, "remote"
+    return EndReason.FAILED, "remote"

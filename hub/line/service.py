@@ -1,0 +1,134 @@
+"""What the control socket can ask of the line: status, dial, test call, hang up, message.
+
+The panel and the CLI never hand the daemon a family's number: they ask it to
+dial *attempt N*, and the daemon reads the number from the database itself,
+through the dial guard. Only an admin's test call carries a typed-in number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub import audit, guard, users
+from hub.config import Config
+from hub.db import Database
+from hub.exceptions import ControlError, DialRefused, LineError
+from hub.line.line import Dial, Hangup, Line, Voicemail
+from hub.models import CallAttempt, EndReason, StaffUser, utcnow
+
+
+class LineService:
+    """Carries out control requests; called from the control socket's threads."""
+
+    def __init__(self, config: Config, database: Database, line: Line, hub_id: int) -> None:
+        self.config = config
+        self.database = database
+        self.line = line
+        self.hub_id = hub_id
+        self.plan = guard.DialPlan.from_config(config)
+        self.recordings = Path(config.hub.data_dir) / "recordings"
+
+    def status(self) -> dict[str, Any]:
+        """Registration and call state."""
+        return {"hub": self.config.hub.name, **self.line.status()}
+
+    def dial(self, attempt_id: int) -> dict[str, Any]:
+        """Dial an attempt the panel created, if the dial guard allows it."""
+        with self.database.session() as session:
+            attempt = session.get(CallAttempt, attempt_id)
+            if attempt is None:
+                raise ControlError(f"There is no call attempt {attempt_id}.")
+            if attempt.ended_at is None:
+                attempt.hub_id = self.hub_id
+            refusal = None
+            try:
+                number = guard.check_attempt(session, self.plan, attempt)
+            except DialRefused as exc:
+                refusal = exc  # the guard's audit line and closed attempt must be committed
+            else:
+                entry = attempt.entry
+                recording = entry is not None and entry.campaign.recording
+                path = self.recordings / f"attempt-{attempt.id}.wav" if recording else None
+                if path is not None:
+                    attempt.recording_path = str(path)
+        if refusal is not None:
+            raise refusal
+        self._place(Dial(attempt_id, number.e164, path))
+        return {"attempt": attempt_id}
+
+    def test_call(self, number_text: str, as_email: str) -> dict[str, Any]:
+        """An admin's test call to a number typed in, e.g. IT's own mobile."""
+        with self.database.session() as session:
+            staff = users.find(session, as_email)
+            if staff is None:
+                raise ControlError(f"There is no account for {as_email}.")
+            refusal = None
+            try:
+                number = guard.check_test_call(
+                    session, self.plan, staff, number_text, hub_id=self.hub_id
+                )
+            except DialRefused as exc:
+                refusal = exc
+            else:
+                attempt = CallAttempt(staff_id=staff.id, hub_id=self.hub_id, test_call=True)
+                session.add(attempt)
+                session.flush()
+                attempt_id = attempt.id
+        if refusal is not None:
+            raise refusal
+        self._place(Dial(attempt_id, number.e164, play_message=True))
+        return {"attempt": attempt_id}
+
+    def _place(self, command: Dial) -> None:
+        try:
+            self.line.submit(command)
+        except LineError as exc:
+            with self.database.session() as session:
+                self._close(session, command.attempt_id, exc)
+            raise
+        with self.database.session() as session:
+            attempt = session.get(CallAttempt, command.attempt_id)
+            assert attempt is not None
+            audit.record(
+                session,
+                "call.test_dialled" if attempt.test_call else "call.dialled",
+                actor=_actor(session, attempt),
+                target_type="household" if attempt.household_id else "call_attempt",
+                target_id=attempt.household_id or attempt.id,
+                hub_id=self.hub_id,
+                detail={"attempt": attempt.id, "phone_number": attempt.phone_number_id},
+            )
+
+    def _close(self, session: Session, attempt_id: int, exc: LineError) -> None:
+        attempt = session.get(CallAttempt, attempt_id)
+        if attempt is not None and attempt.ended_at is None:
+            attempt.ended_at = utcnow()
+            attempt.end_reason = EndReason.FAILED
+            attempt.ended_by = "system"
+            audit.record(
+                session,
+                "call.failed",
+                actor=_actor(session, attempt),
+                target_type="call_attempt",
+                target_id=attempt.id,
+                hub_id=self.hub_id,
+                detail={"reason": str(exc)},
+            )
+
+    def hangup(self) -> dict[str, Any]:
+        """End the current call."""
+        self.line.submit(Hangup())
+        return {}
+
+    def voicemail(self) -> dict[str, Any]:
+        """Play the school's message into the answering machine, then hang up."""
+        self.line.submit(Voicemail())
+        return {}
+
+
+def _actor(session: Session, attempt: CallAttempt) -> StaffUser | str:
+    staff = session.get(StaffUser, attempt.staff_id) if attempt.staff_id else None
+    return staff if staff is not None else "line"

@@ -1,0 +1,230 @@
+"""The SIP stack: one pjsua2 endpoint, its transport and account, owned by one thread.
+
+pjsua2 crashes the process when it is misused, so this module keeps its rules in
+one place: the endpoint is created with ``threadCnt=0`` and ``mainThreadOnly`` and
+driven only by ``SipStack.poll`` from the thread that created it; every Call and
+Account keeps a Python reference until it is disconnected and is released on a
+later loop turn, never inside a callback; and everything is dropped before
+``libDestroy``. pjsip's own log is off, since it would print parents' numbers.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pjsua2 as pj
+
+from hub import __version__
+from hub.exceptions import LineError
+
+CLOCK_RATE = 16_000  # the conference bridge's rate; speech prompts are rendered at it
+USER_AGENT = f"School Phone Hub/{__version__}"
+TRANSPORTS = {
+    "udp": pj.PJSIP_TRANSPORT_UDP,
+    "tcp": pj.PJSIP_TRANSPORT_TCP,
+    "tls": pj.PJSIP_TRANSPORT_TLS,
+}
+# UK trunks speak G.711 A-law; offer it first, then the other G.711 and G.722.
+CODECS = ("PCMA/8000", "PCMU/8000", "G722/16000")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What the SIP stack needs from the config, and nothing about any person."""
+
+    bind_host: str
+    bind_port: int
+    transport: str
+    rtp_ports: tuple[int, int]
+    audio_device: str
+    tls_ca_file: Path | None = None
+
+
+class SipStack:
+    """A pjsua2 endpoint with one transport; create, poll and close from one thread."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.endpoint = pj.Endpoint()
+        self.endpoint.libCreate()
+        self.transport_id = -1
+        self._closed = False
+        try:
+            self._configure()
+        except pj.Error as exc:
+            self.close()
+            raise LineError(f"The SIP stack could not start: {reason(exc)}.") from exc
+
+    def _configure(self) -> None:
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = True
+        config.uaConfig.userAgent = USER_AGENT
+        config.uaConfig.maxCalls = 4
+        config.logConfig.level = 0
+        config.logConfig.consoleLevel = 0
+        config.logConfig.msgLogging = 0
+        config.medConfig.clockRate = CLOCK_RATE
+        config.medConfig.sndClockRate = CLOCK_RATE
+        # Silence must still send RTP, or "no audio for N seconds" would end calls.
+        config.medConfig.noVad = True
+        self.endpoint.libInit(config)
+        self._choose_audio_device()
+        self.transport_id = self.endpoint.transportCreate(
+            TRANSPORTS[self.settings.transport], self._transport_config()
+        )
+        self.endpoint.libStart()
+        for codec in self.endpoint.codecEnum2():
+            self.endpoint.codecSetPriority(codec.codecId, 0)
+        for priority, codec in zip(range(255, 0, -1), CODECS, strict=False):
+            try:
+                self.endpoint.codecSetPriority(codec, priority)
+            except pj.Error:
+                continue  # a codec this build lacks; the others remain
+
+    def _choose_audio_device(self) -> None:
+        manager = self.endpoint.audDevManager()
+        name = self.settings.audio_device
+        if name == "null":
+            manager.setNullDev()
+            return
+        devices = manager.enumDev2()
+        if not devices:
+            raise LineError(
+                f'[audio] device is "{name}", but this pjsua2 build has no sound-device '
+                'support (the PyPI wheel for x86_64 has none); set device = "null", or on '
+                "the Raspberry Pi install the hub's own pjsua2 build (docs/)."
+            )
+        for index, device in enumerate(devices):
+            if name in (device.name, f"{device.driver}:{device.name}"):
+                manager.setCaptureDev(index)
+                manager.setPlaybackDev(index)
+                return
+        known = ", ".join(sorted({d.name for d in devices}))
+        raise LineError(f'[audio] device "{name}" is not connected; the devices are: {known}.')
+
+    def _transport_config(self) -> pj.TransportConfig:
+        settings = self.settings
+        config = pj.TransportConfig()
+        config.port = settings.bind_port
+        config.boundAddress = settings.bind_host
+        if settings.bind_host not in ("0.0.0.0", "::"):
+            config.publicAddress = settings.bind_host
+        if settings.transport in ("tcp", "tls"):
+            # SIP over TCP stalls behind Nagle's algorithm; send each message at once.
+            option = pj.SockOpt()
+            option.level = socket.IPPROTO_TCP
+            option.optName = socket.TCP_NODELAY
+            option.setOptValInt(1)
+            config.sockOptParams.sockOpts.append(option)
+        if settings.transport == "tls":
+            tls = config.tlsConfig
+            tls.method = pj.PJSIP_TLSV1_2_METHOD
+            tls.proto = 0  # with method set, TLS 1.2 and newer
+            tls.verifyServer = True
+            if settings.tls_ca_file is not None:
+                tls.CaListFile = str(settings.tls_ca_file)
+        return config
+
+    def media_config(self, account: pj.AccountConfig) -> None:
+        """Bind a call's audio to the configured address and port range."""
+        low, high = self.settings.rtp_ports
+        media = account.mediaConfig.transportConfig
+        media.port = low
+        media.portRange = high - low
+        media.boundAddress = self.settings.bind_host
+        if self.settings.bind_host not in ("0.0.0.0", "::"):
+            media.publicAddress = self.settings.bind_host
+        nat = account.natConfig
+        nat.iceEnabled = False
+        nat.sipOutboundUse = 0
+        nat.contactRewriteUse = 0
+        nat.viaRewriteUse = 0
+        nat.sdpNatRewriteUse = 0
+        account.sipConfig.transportId = self.transport_id
+
+    def uri_params(self) -> str:
+        """The URI parameter that keeps requests on the configured transport."""
+        return "" if self.settings.transport == "udp" else f";transport={self.settings.transport}"
+
+    def poll(self, milliseconds: int) -> None:
+        """Run pjsua2's timers and I/O for up to ``milliseconds``; callbacks happen here."""
+        self.endpoint.libHandleEvents(milliseconds)
+
+    def audio_device_media(self) -> tuple[pj.AudioMedia, pj.AudioMedia]:
+        """The handset's microphone and earpiece as conference ports."""
+        manager = self.endpoint.audDevManager()
+        return manager.getCaptureDevMedia(), manager.getPlaybackDevMedia()
+
+    def close(self) -> None:
+        """Destroy the endpoint; every Call and Account must already be released."""
+        if self._closed:
+            return
+        self._closed = True
+        self.endpoint.libDestroy()
+
+
+def reason(exc: pj.Error) -> str:
+    """A pjsua2 error as a short phrase."""
+    info = getattr(exc, "info", None)
+    text = info() if callable(info) else str(exc)
+    return " ".join(str(text).split()).rstrip(".") or "unknown error"
+
+
+def display_name(text: str) -> str:
+    """``text`` as a quoted SIP display name."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def header(name: str, value: str) -> pj.SipHeader:
+    """One SIP header for a request."""
+    item = pj.SipHeader()
+    item.hName = name
+    item.hValue = value
+    return item
+
+
+def call_param(status: int = 0) -> pj.CallOpParam:
+    """A CallOpParam with the defaults, and ``status`` as the response code if given."""
+    param = pj.CallOpParam(True)
+    if status:
+        param.statusCode = status
+    return param
+
+
+def audio_media(call: pj.Call) -> pj.AudioMedia | None:
+    """The call's active audio stream as a conference port, if it has one."""
+    info = call.getInfo()
+    for index, media in enumerate(info.media):
+        if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+            return call.getAudioMedia(index)
+    return None
+
+
+def rx_packets(call: pj.Call) -> int:
+    """RTP packets received so far on the call's audio stream (0 if none yet)."""
+    info = call.getInfo()
+    for index, media in enumerate(info.media):
+        if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+            try:
+                return int(call.getStreamStat(index).rtcp.rxStat.pkt)
+            except pj.Error:
+                return 0
+    return 0
+
+
+class Player(pj.AudioMediaPlayer):
+    """A WAV played once into a call; ``on_end`` runs on the SIP thread when it ends."""
+
+    def __init__(self, path: Path, on_end: Callable[[], None]) -> None:
+        super().__init__()
+        self.on_end = on_end
+        self.ended = False
+        self.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+
+    def onEof2(self) -> None:
+        # Only a flag here: destroying a player inside its own callback crashes.
+        self.ended = True
