@@ -177,6 +177,18 @@ class StatusLights:
             self._set(self.amber, "amber", amber)
             self._set(self.red, "red", red)
 
+    def describe(self) -> dict[str, str]:
+        """What each LED is doing right now, read from the devices: on, off or blinking."""
+        with self._lock:
+            if self._closed:
+                return {}
+            return {
+                name: "blinking"
+                if getattr(led, "_blink_thread", None) is not None
+                else ("on" if led.is_lit else "off")
+                for name, led in (("green", self.green), ("amber", self.amber), ("red", self.red))
+            }
+
     def close(self) -> None:
         """Turn the LEDs off and release the pins; calling it again does nothing."""
         with self._lock:

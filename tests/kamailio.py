@@ -558,7 +558,8 @@ class Kamailio:
             return False
         control = f"unix:{self._ctl_socket}"
         result = subprocess.run(
-            [_binary("kamcmd"), "-s", control, "ul.lookup", "location", username],
+            # "s:" keeps kamcmd from reading an all-digit username as a number.
+            [_binary("kamcmd"), "-s", control, "ul.lookup", "location", f"s:{username}"],
             capture_output=True,
             text=True,
             timeout=10,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,11 +32,6 @@ from hub.speech import SpeechCache
 from hub.systemd import Notifier
 
 log = logging.getLogger(__name__)
-
-
-def hub_name(config: Config) -> str:
-    """This hub's name: the configured one, or the machine's hostname."""
-    return config.hub.name or socket.gethostname()
 
 
 def render_prompts(config: Config) -> Prompts:
@@ -114,7 +108,7 @@ def run_line(config: Config) -> int:
     notifier = Notifier()
     with ExitStack() as parts:
         database = parts.enter_context(open_database(config.database.url))
-        hub_id = register_hub(database, hub_name(config))
+        hub_id = register_hub(database, config.hub.name)
         prompts = render_prompts(config)
         status_lights = parts.enter_context(
             StatusLights(
@@ -130,7 +124,7 @@ def run_line(config: Config) -> int:
         writer.subscribed.wait(5)
         parts.callback(writer.stop)
         line = Line(config, events, prompts, on_change=lights.line_changed)
-        service = LineService(config, database, line, hub_id)
+        service = LineService(config, database, line, hub_id, status_lights.describe)
         control = ControlServer(Path(config.line.control_socket), service, events)
         parts.callback(control.close)
 

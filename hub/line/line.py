@@ -166,6 +166,7 @@ class Line:
         self.account: HubAccount | None = None
         self.call: HubCall | None = None
         self._retired: list[HubCall] = []
+        self._to_refuse: list[HubCall] = []
         self._releasing: list[object] = []
         self._registration = Registration.UNREGISTERED
         self._credential_failures = 0
@@ -238,8 +239,11 @@ class Line:
         else:
             config.idUri = f"{self.school_name} <{self.school_uri}>"
             config.regConfig.registerOnAdd = False
-        if sip.proxy:
-            config.sipConfig.proxies.append(f"{sip.proxy};lr{params}")
+        # Calls go through the proxy, or else the registrar: the trunk's own front
+        # door, on the port it was given (the domain alone would mean port 5060).
+        route = sip.proxy or sip.registrar
+        if route:
+            config.sipConfig.proxies.append(f"{route};lr{params}")
         self.stack.media_config(config)
         self.account = HubAccount(self)
         self.account.create(config)
@@ -255,6 +259,9 @@ class Line:
             self._releasing.extend([call.player, call.recorder, call])
             call.player = call.recorder = None
         self._retired = [c for c in self._retired if not c.finished]
+        for call in self._to_refuse:
+            self._decline(call)
+        self._to_refuse.clear()
         while True:
             try:
                 command = self.commands.get_nowait()
@@ -428,11 +435,15 @@ class Line:
         self._show()
 
     def _refuse_inbound(self, call_id: int) -> None:
-        # The hub only calls out; a call in is declined and kept referenced until gone.
+        # The hub only calls out. The call is declined on the next loop turn:
+        # hanging up inside onIncomingCall trips an assertion in pjsip and aborts.
         assert self.account is not None
         call = HubCall(self, self.account, None, call_id)
         call.hangup_as = (EndReason.REJECTED, "hub")
         self._retired.append(call)  # released once it is disconnected
+        self._to_refuse.append(call)
+
+    def _decline(self, call: HubCall) -> None:
         try:
             call.hangup(call_param(603))
         except pj.Error as exc:

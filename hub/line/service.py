@@ -7,6 +7,7 @@ through the dial guard. Only an admin's test call carries a typed-in number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,16 @@ from hub.models import CallAttempt, EndReason, StaffUser, utcnow
 class LineService:
     """Carries out control requests; called from the control socket's threads."""
 
-    def __init__(self, config: Config, database: Database, line: Line, hub_id: int) -> None:
+    def __init__(
+        self,
+        config: Config,
+        database: Database,
+        line: Line,
+        hub_id: int,
+        lights: Callable[[], dict[str, str]] = dict,
+    ) -> None:
         self.config = config
+        self.lights = lights
         self.database = database
         self.line = line
         self.hub_id = hub_id
@@ -33,7 +42,7 @@ class LineService:
 
     def status(self) -> dict[str, Any]:
         """Registration and call state."""
-        return {"hub": self.config.hub.name, **self.line.status()}
+        return {"hub": self.config.hub.name, **self.line.status(), "lights": self.lights()}
 
     def dial(self, attempt_id: int) -> dict[str, Any]:
         """Dial an attempt the panel created, if the dial guard allows it."""

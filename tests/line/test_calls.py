@@ -1,0 +1,154 @@
+"""Calls through a real Kamailio to the practice line: what the parent's phone receives."""
+
+from __future__ import annotations
+
+import array
+import math
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hub.db import open_database
+from hub.models import AuditEvent, EndReason
+from tests.line.conftest import (
+    FAMILY_NUMBER,
+    PHONEHUB,
+    SCHOOL,
+    STAFF_EMAIL,
+    STAFF_NAME,
+    Family,
+    LineProcess,
+    PracticeLineProcess,
+    wait_until,
+)
+
+
+def headers(message: str) -> dict[str, str]:
+    """A SIP message's headers by lower-case name (the first of each)."""
+    head = message.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+    found: dict[str, str] = {}
+    for line in head:
+        name, _, value = line.partition(":")
+        found.setdefault(name.strip().lower(), value.strip())
+    return found
+
+
+def wav_facts(path: Path) -> tuple[float, float]:
+    """A WAV's length in seconds and its loudness (RMS of 16-bit samples)."""
+    with wave.open(str(path)) as wav:
+        frames = wav.readframes(wav.getnframes())
+        seconds = wav.getnframes() / wav.getframerate()
+    samples = array.array("h", frames)
+    rms = math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+    return seconds, rms
+
+
+def prompt_seconds(line: LineProcess) -> float:
+    """How long the rendered voicemail prompt lasts (the longest cached prompt)."""
+    return max(wav_facts(path)[0] for path in (line.folder / "speech").glob("*.wav"))
+
+
+def assert_presents_the_school(invite: str) -> None:
+    """The INVITE shows the school, and nothing about the member of staff."""
+    fields = headers(invite)
+    assert fields["from"].startswith(f'"{SCHOOL}" <sip:01632960000@127.0.0.1>')
+    assert fields["p-asserted-identity"] == f'"{SCHOOL}" <sip:01632960000@127.0.0.1>'
+    assert "privacy" not in fields
+    for secret in (STAFF_NAME, STAFF_EMAIL, "Imogen", "staffwright", "it@school", "Ivo"):
+        assert secret.lower() not in invite.lower()
+
+
+def test_a_test_call_shows_the_school_and_plays_its_message(
+    hub_line: LineProcess, practice_line: PracticeLineProcess, family: Family, kamailio
+):
+    result = subprocess.run(
+        [*PHONEHUB, "--config", str(hub_line.config_path), "test-call", "07700 900123",
+         "--as", "it@school.example"],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "test call 1: dialling"
+    assert lines[1:3] == ["test call 1: ringing (SIP 180)", "test call 1: answered (SIP 200)"]
+    assert lines[3] == "test call 1: ended, completed, hung up by hub (SIP 200)"
+
+    [invite] = practice_line.events("invite")
+    assert invite["message"].startswith(f"INVITE sip:{FAMILY_NUMBER}@")
+    assert_presents_the_school(invite["message"])
+    assert_presents_the_school(kamailio.messages("INVITE")[-1])
+
+    saved = wait_until(lambda: practice_line.events("saved"), what="the practice recording")
+    heard, loudness = wav_facts(Path(saved[0]["recording"]))
+    assert loudness > 300, "the practice line heard only silence"
+    assert abs(heard - prompt_seconds(hub_line)) < 2.0
+
+    row = family.row(1)
+    assert row.test_call and row.answered_at and row.ended_at
+    assert (row.end_reason, row.ended_by, row.sip_status) == (EndReason.COMPLETED, "hub", 200)
+    with family.database.session() as session:
+        actions = session.scalars(select(AuditEvent.action)).all()
+    assert "call.test_dialled" in actions
+
+
+def test_a_family_call_rings_their_number_and_staff_can_hang_up(
+    hub_line: LineProcess, practice_line: PracticeLineProcess, family: Family
+):
+    attempt = family.attempt(family.number("+447700900123"))
+    events = hub_line.client.events()
+    next(events)
+    assert hub_line.client.request("dial", attempt=attempt) == {"attempt": attempt}
+    states = []
+    for event in events:
+        if event.get("event") == "call":
+            states.append(event["state"])
+            if event["state"] == "answered":
+                hub_line.client.request("hangup")
+            if event["state"] == "ended":
+                assert (event["end_reason"], event["ended_by"]) == ("completed", "staff")
+                break
+    assert states == ["dialling", "ringing", "answered", "ended"]
+    row = wait_until(lambda: (r := family.row(attempt)).ended_at and r, what="the row")
+    assert row.ringing_at <= row.answered_at <= row.ended_at
+    assert (row.end_reason, row.ended_by) == (EndReason.COMPLETED, "staff")
+    [invite] = practice_line.events("invite")
+    assert_presents_the_school(invite["message"])
+    assert wait_until(lambda: practice_line.events("ended"))[0]["answered"]
+
+
+def test_leaving_a_message_plays_it_into_the_answering_machine_and_hangs_up(
+    hub_line: LineProcess, practice_line: PracticeLineProcess, family: Family
+):
+    attempt = family.attempt(family.number("+447700900123"))
+    hub_line.client.request("dial", attempt=attempt)
+    wait_until(lambda: family.row(attempt).answered_at, what="an answer")
+    hub_line.client.request("voicemail")
+    row = wait_until(lambda: (r := family.row(attempt)).ended_at and r, timeout=40)
+    assert (row.end_reason, row.ended_by) == (EndReason.COMPLETED, "hub")
+    saved = wait_until(lambda: practice_line.events("saved"), what="the practice recording")
+    heard, loudness = wav_facts(Path(saved[0]["recording"]))
+    assert loudness > 300
+    assert abs(heard - prompt_seconds(hub_line)) < 2.5
+
+
+@pytest.mark.parametrize(
+    ("caller_id", "identity"),
+    [("from", None), ("from+ppi", "p-preferred-identity"), ("from+pai", "p-asserted-identity")],
+)
+def test_the_identity_header_is_the_one_the_trunk_wants(
+    make_line, kamailio, practice_line: PracticeLineProcess, caller_id, identity
+):
+    line = make_line(kamailio, sip={"caller_id": caller_id})
+    line.start()
+    with open_database(line.database_url) as database:
+        rows = Family(database)
+        attempt = rows.attempt(rows.number("+447700900123"))
+        line.client.request("dial", attempt=attempt)
+        wait_until(lambda: practice_line.events("invite"), what="the INVITE")
+        line.client.request("hangup")
+    fields = headers(practice_line.events("invite")[0]["message"])
+    names = {"p-asserted-identity", "p-preferred-identity"}
+    assert names & set(fields) == ({identity} if identity else set())
+    assert "privacy" not in fields
