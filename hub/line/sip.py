@@ -10,8 +10,11 @@ later loop turn, never inside a callback; and everything is dropped before
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +52,8 @@ class SipStack:
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
         self.endpoint = pj.Endpoint()
-        self.endpoint.libCreate()
+        with _quiet():
+            self.endpoint.libCreate()
         self.transport_id = -1
         self._closed = False
         try:
@@ -57,6 +61,9 @@ class SipStack:
         except pj.Error as exc:
             self.close()
             raise LineError(f"The SIP stack could not start: {reason(exc)}.") from exc
+        except BaseException:
+            self.close()
+            raise
 
     def _configure(self) -> None:
         config = pj.EpConfig()
@@ -71,7 +78,8 @@ class SipStack:
         config.medConfig.sndClockRate = CLOCK_RATE
         # Silence must still send RTP, or "no audio for N seconds" would end calls.
         config.medConfig.noVad = True
-        self.endpoint.libInit(config)
+        with _quiet():
+            self.endpoint.libInit(config)
         self._choose_audio_device()
         self.transport_id = self.endpoint.transportCreate(
             TRANSPORTS[self.settings.transport], self._transport_config()
@@ -165,6 +173,20 @@ class SipStack:
             return
         self._closed = True
         self.endpoint.libDestroy()
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence pjlib's start-up chatter, printed before its log settings apply."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def reason(exc: pj.Error) -> str:

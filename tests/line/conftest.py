@@ -63,19 +63,22 @@ def rtp_range() -> str:
 class PracticeLineProcess:
     """``phonehub practice-line`` registered at Kamailio as a family's number."""
 
-    def __init__(self, folder: Path, kamailio: Kamailio, number: str, *options: str) -> None:
+    def __init__(self, folder: Path, kamailio: Kamailio | None, number: str, *options: str):
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.number = number
         self.log_path = folder / "practice.jsonl"
+        self.address = f"127.0.0.1:{free_port()}"
         config = folder / "practice.toml"
         config.write_text(f'[hub]\ndata_dir = "{folder}"\n')
-        kamailio.add_user(number, PRACTICE_PASSWORD)
+        register: list[str] = []
+        if kamailio is not None:
+            kamailio.add_user(number, PRACTICE_PASSWORD)
+            register = ["--registrar", f"sip:127.0.0.1:{kamailio.udp_port}", "--password-stdin"]
         self.output = (folder / "stdout").open("wb")
         self.process = subprocess.Popen(
             [*PHONEHUB, "--config", str(config), "practice-line", "--number", number,
-             "--bind", f"127.0.0.1:{free_port()}", "--rtp-ports", rtp_range(),
-             "--registrar", f"sip:127.0.0.1:{kamailio.udp_port}", "--password-stdin",
+             "--bind", self.address, "--rtp-ports", rtp_range(), *register,
              "--log", str(self.log_path), *options],
             stdin=subprocess.PIPE,
             stdout=self.output,
@@ -84,7 +87,15 @@ class PracticeLineProcess:
         assert self.process.stdin is not None
         self.process.stdin.write(PRACTICE_PASSWORD.encode() + b"\n")
         self.process.stdin.close()
-        kamailio.wait_for(lambda: kamailio.registered(number), timeout=20)
+        if kamailio is not None:
+            kamailio.wait_for(lambda: kamailio.registered(number), timeout=20)
+        else:
+            wait_until(lambda: self.events("listening"), timeout=20, what="the practice line")
+
+    @classmethod
+    def listening(cls, folder: Path, number: str) -> PracticeLineProcess:
+        """A practice line that registers nowhere and answers on its own address."""
+        return cls(folder, None, number, "--ring", "0")
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """What the practice line has logged so far."""
@@ -109,10 +120,11 @@ class LineProcess:
         self.config_path = folder / "phonehub.toml"
         self.database_url = f"sqlite:///{folder / 'hub.db'}"
         self.sip_port = free_port()
+        self.rtp_ports = rtp_range()
         config: dict[str, dict[str, Any]] = {
             "hub": {"name": "test-hub", "data_dir": str(folder)},
             "school": {"name": SCHOOL, "number": SCHOOL_NUMBER},
-            "sip": {"bind": f"127.0.0.1:{self.sip_port}", "rtp_ports": rtp_range()},
+            "sip": {"bind": f"127.0.0.1:{self.sip_port}", "rtp_ports": self.rtp_ports},
             "line": {"control_socket": str(self.socket), "ring_timeout_s": 20,
                      "rtp_timeout_s": 8},
             "dialplan": {"calling_hours": "00:00-23:59",
@@ -133,13 +145,15 @@ class LineProcess:
         self.client = ControlClient(self.socket, timeout=20)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, wait_for: str | None = "registered") -> None:
+    def start(self, *, wait_for: str | None = "registered", env: dict[str, str] | None = None
+              ) -> None:  # fmt: skip
         """Start the daemon; return once its socket answers (and it is ``wait_for``)."""
         self.output = (self.folder / "line.log").open("ab")
         self.process = subprocess.Popen(
             [*PHONEHUB, "--config", str(self.config_path), "line"],
             stdout=self.output,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         wait_until(self._answers, timeout=30, what=f"the line daemon's socket\n{self.log()}")
         if wait_for:

@@ -116,6 +116,36 @@ def test_a_family_call_rings_their_number_and_staff_can_hang_up(
     [invite] = practice_line.events("invite")
     assert_presents_the_school(invite["message"])
     assert wait_until(lambda: practice_line.events("ended"))[0]["answered"]
+    # The audio is offered on the configured address and ports, and nothing else.
+    body = invite["message"].split("\r\n\r\n", 1)[1]
+    assert "c=IN IP4 127.0.0.1" in body
+    audio_port = int(body.split("m=audio ", 1)[1].split()[0])
+    low, high = map(int, hub_line.rtp_ports.split("-"))
+    assert low <= audio_port <= high
+    # pjsip's own log is off: the family's number is nowhere in what the daemon printed.
+    for written in (FAMILY_NUMBER, "7700900123", "7700 900123"):
+        assert written not in hub_line.log()
+    assert hub_line.socket.stat().st_mode & 0o777 == 0o660
+
+
+def test_an_ip_authenticated_trunk_needs_no_registration(make_line, tmp_path):
+    """The demo's shape: no registrar, calls sent straight to the trunk (here the practice line)."""
+    listening = PracticeLineProcess.listening(tmp_path / "direct", "07700900127")
+    try:
+        line = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{listening.address}"})
+        line.start(wait_for="not_needed")
+        assert line.status()["lights"]["green"] == "on"
+        with open_database(line.database_url) as database:
+            rows = Family(database)
+            attempt = rows.attempt(rows.number("+447700900127"))
+            line.client.request("dial", attempt=attempt)
+            wait_until(lambda: rows.row(attempt).answered_at, what="an answer")
+            line.client.request("hangup")
+        [invite] = listening.events("invite")
+        assert invite["message"].startswith("INVITE sip:07700900127@127.0.0.1 SIP/2.0")
+        assert_presents_the_school(invite["message"])
+    finally:
+        listening.stop()
 
 
 def test_leaving_a_message_plays_it_into_the_answering_machine_and_hangs_up(

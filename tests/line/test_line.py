@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 import wave
 from datetime import timedelta
@@ -28,6 +29,7 @@ from hub.models import (
 from tests.baresip import Baresip
 from tests.line.conftest import (
     HUB_USER,
+    PHONEHUB,
     Family,
     LineProcess,
     PracticeLineProcess,
@@ -293,3 +295,31 @@ def _rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def test_systemd_hears_ready_and_the_watchdog_from_the_sip_loop(make_line, kamailio, tmp_path):
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(path))
+        systemd.settimeout(20)
+        line = make_line(kamailio)
+        line.start(env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"})
+        heard = []
+        while heard.count("WATCHDOG=1") < 3:
+            heard.append(systemd.recv(1024).decode())
+        assert heard[0] == "READY=1"
+        line.stop()
+        while "STOPPING=1" not in heard:
+            heard.append(systemd.recv(1024).decode())
+
+
+def test_a_sound_device_this_build_cannot_drive_is_one_sentence(make_line, kamailio):
+    line = make_line(kamailio, audio={"device": "plughw:CARD=Headset,DEV=0"})
+    result = subprocess.run(
+        [*PHONEHUB, "--config", str(line.config_path), "line"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    [message] = [m for m in result.stderr.splitlines() if m.startswith("phonehub: error:")]
+    assert "no sound-device support" in message
+    assert 'set device = "null"' in message
