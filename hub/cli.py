@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("line", help="run the line daemon (SIP, calls, LEDs) in the foreground")
+    commands.add_parser("web", help="serve the panel on [web] bind and port (waitress)")
     commands.add_parser("status", help="the line's registration and call, from the running daemon")
     test_call = commands.add_parser(
         "test-call", help="ring a number from the school's line, to check what a phone shows"
@@ -149,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "db":
         return _db(args, config)
+    if args.command == "web":
+        return _web(config)
     if args.command in ("line", "practice-line", "status", "test-call"):
         from hub import line_cli
 
@@ -157,6 +160,17 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "user":
             return _user(args, database)
         return _import(args, database)
+
+
+def _web(config: Config) -> int:
+    import waitress
+
+    from web import create_app
+
+    print(f"The panel is on http://{config.web.bind}:{config.web.port}/", flush=True)
+    waitress.serve(create_app({"PHONEHUB": config}), host=config.web.bind, port=config.web.port,
+                   threads=8, ident="School Phone Hub")  # fmt: skip
+    return 0
 
 
 def _db(args: argparse.Namespace, config: Config) -> int:

@@ -174,6 +174,10 @@ class Pupil(Base):
     vulnerable: Mapped[bool] = mapped_column(Boolean, default=False)
     # Other flags from the MIS ("SEN", "PP", …), sorted and comma-separated.
     flags: Mapped[str] = mapped_column(String(255), default="")
+    # The member of staff who knows the pupil best; campaigns can assign by it.
+    key_adult_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
 
     household: Mapped[Household] = relationship(back_populates="pupils")
     contacts: Mapped[list[PupilContact]] = relationship(
@@ -439,3 +443,49 @@ class AuditEvent(Base):
     target_id: Mapped[int | None] = mapped_column(Integer)
     hub_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class WebSession(Base):
+    """A signed-in browser. Kept server-side so that signing out really ends it."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Only a hash of the cookie's token is stored; a copied database opens no session.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class LoginFailure(Base):
+    """A failed sign-in, counted per account and per address to slow down guessing."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email_at", "email", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Invite(Base):
+    """A one-time link an admin gives a new member of staff to set their password."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    staff: Mapped[StaffUser] = relationship()

@@ -97,8 +97,8 @@ def disable(session: Session, email: str, *, actor: StaffUser | str) -> StaffUse
     user = find(session, email)
     if user is None:
         raise UserError(f"There is no account for {normalise_email(email)}.")
-    if user.active and user.role is Role.ADMIN and _active_admins(session) == 1:
-        raise UserError(f"{user.email} is the last active admin; add another admin first.")
+    if user.active and user.role is Role.ADMIN:
+        check_not_last_admin(session, user)
     if user.active:
         user.active = False
         audit.record(
@@ -110,6 +110,12 @@ def disable(session: Session, email: str, *, actor: StaffUser | str) -> StaffUse
             detail={"email": user.email},
         )
     return user
+
+
+def check_not_last_admin(session: Session, user: StaffUser) -> None:
+    """Raise UserError if ``user`` is the only active admin (the school would be locked out)."""
+    if _active_admins(session) == 1:
+        raise UserError(f"{user.email} is the last active admin; add another admin first.")
 
 
 def _active_admins(session: Session) -> int:

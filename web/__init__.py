@@ -1,1 +1,50 @@
-"""The staff and admin panel (Flask); it talks to the line over the control socket."""
+"""The staff and admin panel (Flask); it talks to the line over the control socket.
+
+app = create_app()                     # reads the hub's config like every command
+app = create_app({"PHONEHUB": config})  # tests hand over a Config of their own
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from hub.config import Config, load_config
+from hub.db import open_database
+
+
+def _secret_key(config: Config) -> bytes:
+    """The key that signs session cookies: made once, kept private in the data folder."""
+    path = Path(config.hub.data_dir) / "web-secret-key"
+    if not path.exists():
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The panel's WSGI app, with every blueprint and extension wired in."""
+    app = Flask(__name__)
+    settings = dict(test_config or {})
+    config: Config = settings.pop("PHONEHUB", None) or load_config()
+    app.config.update(
+        PHONEHUB=config,
+        SECRET_KEY=_secret_key(config),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="phonehub_session",
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # a 30,000-pupil export is a few MB
+    )
+    app.config.update(settings)
+    app.extensions["phonehub.db"] = open_database(config.database.url)
+
+    from web import account, audit_log, security, staff
+
+    security.init_app(app)
+    for blueprint in (account.bp, staff.bp, audit_log.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -169,7 +169,6 @@ class Line:
         self._to_refuse: list[HubCall] = []
         self._releasing: list[object] = []
         self._registration = Registration.UNREGISTERED
-        self._credential_failures = 0
         self._keepalive_sent: float | None = None
         self._keepalive_next = 0.0
         self._reachable = True
@@ -187,7 +186,10 @@ class Line:
         if self._stopping:
             raise LineError("The line is shutting down.")
         self.commands.put(command)
-        command.done.result(timeout)
+        try:
+            command.done.result(timeout)
+        except TimeoutError:
+            raise LineError("The line did not respond in time; try again in a moment.") from None
 
     def status(self) -> dict[str, Any]:
         """Registration and call state as the SIP thread last saw them."""
@@ -452,13 +454,11 @@ class Line:
 
     def _on_registration(self, code: int, expiration: int) -> None:
         if code // 100 == 2 and expiration > 0:
-            self._credential_failures = 0
             self._reachable = True
             self._set_registration(Registration.REGISTERED, code)
         elif code in CREDENTIAL_CODES:
             # pjsua does not retry a rejected password by itself; say so and
             # stop, rather than hammer the trunk with the same wrong password.
-            self._credential_failures += 1
             self._set_registration(Registration.CREDENTIALS_REJECTED, code)
         else:
             self._set_registration(Registration.UNREGISTERED, code)

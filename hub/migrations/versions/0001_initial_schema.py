@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 07:25:36.520915
+Create Date: 2026-11-23 07:51:48.127428
 """
 
 from collections.abc import Sequence
@@ -60,6 +60,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hubs")),
         sa.UniqueConstraint("name", name=op.f("uq_hubs_name")),
     )
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
+    )
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index("ix_login_failures_address_at", ["address", "at"], unique=False)
+        batch_op.create_index("ix_login_failures_email_at", ["email", "at"], unique=False)
+
     op.create_table(
         "staff_users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -177,6 +189,23 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "invites",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff_users.id"],
+            name=op.f("fk_invites_staff_id_staff_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invites")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_invites_token_hash")),
+    )
+    op.create_table(
         "pupils",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("mis_id", sa.String(length=64), nullable=False),
@@ -187,11 +216,18 @@ def upgrade() -> None:
         sa.Column("form", sa.String(length=32), nullable=False),
         sa.Column("vulnerable", sa.Boolean(), nullable=False),
         sa.Column("flags", sa.String(length=255), nullable=False),
+        sa.Column("key_adult_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["household_id"],
             ["households.id"],
             name=op.f("fk_pupils_household_id_households"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["key_adult_id"],
+            ["staff_users.id"],
+            name=op.f("fk_pupils_key_adult_id_staff_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pupils")),
         sa.UniqueConstraint("mis_id", name=op.f("uq_pupils_mis_id")),
@@ -199,6 +235,23 @@ def upgrade() -> None:
     with op.batch_alter_table("pupils", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pupils_household_id"), ["household_id"], unique=False)
 
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff_users.id"],
+            name=op.f("fk_web_sessions_staff_id_staff_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
     op.create_table(
         "campaign_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -499,10 +552,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_campaign_entries_assignee_id"))
 
     op.drop_table("campaign_entries")
+    op.drop_table("web_sessions")
     with op.batch_alter_table("pupils", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pupils_household_id"))
 
     op.drop_table("pupils")
+    op.drop_table("invites")
     with op.batch_alter_table("guardians", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_guardians_mis_contact_id"))
         batch_op.drop_index(batch_op.f("ix_guardians_household_id"))
@@ -517,5 +572,10 @@ def downgrade() -> None:
 
     op.drop_table("audit_events")
     op.drop_table("staff_users")
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.drop_index("ix_login_failures_email_at")
+        batch_op.drop_index("ix_login_failures_address_at")
+
+    op.drop_table("login_failures")
     op.drop_table("hubs")
     op.drop_table("households")

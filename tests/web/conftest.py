@@ -1,0 +1,71 @@
+"""The panel under Flask's test client, on a real SQLite database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from hub import users
+from hub.config import parse_config
+from hub.models import Role
+from web import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """The panel with its own config and database."""
+    config = parse_config(
+        f'[hub]\nname = "test-hub"\ndata_dir = "{tmp_path}"\n'
+        f'[line]\ncontrol_socket = "{tmp_path / "line.sock"}"\n'
+    )
+    app = create_app({"PHONEHUB": config, "TESTING": True})
+    yield app
+    app.extensions["phonehub.db"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser with no one signed in."""
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token a page hands the browser."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class Accounts:
+    """Creates accounts and signs them in, as a person at the browser would."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def add(self, role: Role, email: str | None = None, name: str = "Test Person",
+            password: str = PASSWORD, opted_in: bool = True) -> str:  # fmt: skip
+        email = email or f"{role.value}@school.example"
+        with self.app.extensions["phonehub.db"].session() as session:
+            users.add(session, email, name, role, password, actor="test", opted_in=opted_in)
+        return email
+
+    def login(self, client: FlaskClient, email: str, password: str = PASSWORD) -> int:
+        token = csrf_token(client)
+        response = client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+        return response.status_code
+
+
+@pytest.fixture
+def accounts(app: Flask) -> Accounts:
+    """Make accounts and sign them in."""
+    return Accounts(app)

@@ -1,0 +1,146 @@
+"""Signing in and out, the first-run page, and accepting an invitation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub import audit, users
+from hub.exceptions import UserError
+from hub.models import Invite, LoginFailure, Role, StaffUser, utcnow
+from web.db import db
+from web.security import current_user, end_session, public, roles, start_session, token_hash
+
+bp = Blueprint("account", __name__)
+
+LOCKOUT_FAILURES = 10
+LOCKOUT_WINDOW = timedelta(minutes=5)
+ALL_ROLES = (Role.STAFF, Role.ADMIN, Role.DSL)
+
+
+def _home_for(user: StaffUser) -> str:
+    if user.role is Role.ADMIN:
+        return url_for("staff.index")
+    return url_for("account.home")
+
+
+@bp.route("/")
+@roles(*ALL_ROLES)
+def home() -> str | BaseResponse:
+    """The signed-in member of staff's starting page."""
+    user = current_user()
+    assert user is not None
+    return render_template("home.html")
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@public
+def setup() -> str | BaseResponse:
+    """First run: create the school's first admin (there are no default accounts)."""
+    if db().scalar(select(func.count()).select_from(StaffUser)):
+        return redirect(url_for("account.login"))
+    if request.method == "POST":
+        form = request.form
+        try:
+            if form.get("password", "") != form.get("confirm", ""):
+                raise UserError("The two passwords differ.")
+            user = users.add(
+                db(),
+                form.get("email", ""),
+                form.get("name", ""),
+                Role.ADMIN,
+                form.get("password", ""),
+                actor="first-run",
+            )
+        except UserError as exc:
+            flash(str(exc), "error")
+            return render_template("setup.html", form=form), 400
+        start_session(user)
+        return redirect(_home_for(user))
+    return render_template("setup.html", form={})
+
+
+def _locked_out(email: str, address: str) -> bool:
+    since = utcnow() - LOCKOUT_WINDOW
+    for column, value in ((LoginFailure.email, email), (LoginFailure.address, address)):
+        count = db().scalar(select(func.count()).where(column == value, LoginFailure.at >= since))
+        if (count or 0) >= LOCKOUT_FAILURES:
+            return True
+    return False
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> str | BaseResponse | tuple[str, int]:
+    """Sign in with email and password."""
+    if request.method == "GET":
+        return render_template("login.html", email="")
+    email = users.normalise_email(request.form.get("email", ""))
+    address = request.remote_addr or "unknown"
+    if _locked_out(email, address):
+        flash("Too many failed sign-ins; wait a few minutes and try again.", "error")
+        return render_template("login.html", email=email), 429
+    user = users.find(db(), email)
+    if (
+        user is None
+        or not user.active
+        or not users.verify_password(user, request.form.get("password", ""))
+    ):
+        db().add(LoginFailure(email=email, address=address))
+        db().commit()  # kept even though this response is an error
+        flash("That email and password don't match an active account.", "error")
+        return render_template("login.html", email=email), 401
+    start_session(user)
+    audit.record(db(), "user.signed_in", actor=user, target_type="staff_user", target_id=user.id)
+    target = request.args.get("next", "")
+    # Only a path on this site, never an address elsewhere.
+    if not target.startswith("/") or target.startswith("//"):
+        target = _home_for(user)
+    return redirect(target)
+
+
+@bp.route("/logout", methods=["POST"])
+@roles(*ALL_ROLES)
+def logout() -> BaseResponse:
+    """Sign out; the session is ended on the server, not just forgotten by the browser."""
+    user = current_user()
+    assert user is not None
+    audit.record(db(), "user.signed_out", actor=user, target_type="staff_user", target_id=user.id)
+    end_session()
+    flash("You are signed out.", "info")
+    return redirect(url_for("account.login"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
+def accept_invite(token: str) -> str | BaseResponse | tuple[str, int]:
+    """A new member of staff sets their password from the link an admin gave them."""
+    invite = db().scalar(select(Invite).where(Invite.token_hash == token_hash(token)))
+    if invite is None or invite.used_at is not None or invite.expires_at < utcnow():
+        return render_template("invite.html", invalid=True), 404
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        try:
+            if password != request.form.get("confirm", ""):
+                raise UserError("The two passwords differ.")
+            users.check_password_rules(password)
+        except UserError as exc:
+            flash(str(exc), "error")
+            return render_template("invite.html", invite=invite), 400
+        invite.used_at = utcnow()
+        invite.staff.password_hash = users.hash_password(password)
+        audit.record(db(), "user.invite_accepted", actor=invite.staff, target_type="staff_user",
+                     target_id=invite.staff_id)  # fmt: skip
+        start_session(invite.staff)
+        return redirect(_home_for(invite.staff))
+    return render_template("invite.html", invite=invite)

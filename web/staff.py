@@ -1,0 +1,94 @@
+"""Admins manage staff: invite, set roles, opt in to calling, deactivate."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub import audit, users
+from hub.exceptions import UserError
+from hub.models import Invite, Role, StaffUser, utcnow
+from web.db import db
+from web.security import current_user, roles, token_hash
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+INVITE_DAYS = 7
+
+
+@bp.route("/")
+@roles(Role.ADMIN)
+def index() -> str:
+    """Every account, with invite and edit forms."""
+    return render_template("staff.html", accounts=users.all_users(db()), roles=list(Role))
+
+
+@bp.route("/invite", methods=["POST"])
+@roles(Role.ADMIN)
+def invite() -> str | BaseResponse | tuple[str, int]:
+    """Create an account and a one-time link for its owner to set a password."""
+    admin = current_user()
+    assert admin is not None
+    form = request.form
+    try:
+        role = Role(form.get("role", "staff"))
+        account = users.add(
+            db(),
+            form.get("email", ""),
+            form.get("name", ""),
+            role,
+            # Nobody knows this password; the invite link replaces it.
+            secrets.token_urlsafe(32),
+            actor=admin,
+            opted_in=form.get("opted_in") == "on",
+        )
+    except (UserError, ValueError) as exc:
+        flash(str(exc) if isinstance(exc, UserError) else "Choose a role.", "error")
+        return render_template("staff.html", accounts=users.all_users(db()), roles=list(Role)), 400
+    token = secrets.token_urlsafe(24)
+    db().add(
+        Invite(
+            token_hash=token_hash(token),
+            staff_id=account.id,
+            expires_at=utcnow() + timedelta(days=INVITE_DAYS),
+        )
+    )
+    link = url_for("account.accept_invite", token=token, _external=True)
+    flash(
+        f"{account.name} is invited. Give them this link (it works once, for "
+        f"{INVITE_DAYS} days): {link}",
+        "invite",
+    )
+    return redirect(url_for("staff.index"))
+
+
+@bp.route("/<int:staff_id>", methods=["POST"])
+@roles(Role.ADMIN)
+def update(staff_id: int) -> BaseResponse | tuple[str, int]:
+    """Change an account's role, calling opt-in, or deactivate it."""
+    admin = current_user()
+    assert admin is not None
+    account = db().get(StaffUser, staff_id)
+    if account is None:
+        return "No such account.", 404
+    form = request.form
+    try:
+        if form.get("action") == "deactivate":
+            users.disable(db(), account.email, actor=admin)
+            flash(f"{account.name} can no longer sign in.", "info")
+        else:
+            new_role = Role(form.get("role", account.role.value))
+            if account.role is Role.ADMIN and new_role is not Role.ADMIN and account.active:
+                users.check_not_last_admin(db(), account)
+            changes = {"role": new_role.value, "opted_in": form.get("opted_in") == "on"}
+            account.role = new_role
+            account.opted_in = changes["opted_in"]
+            audit.record(db(), "user.updated", actor=admin, target_type="staff_user",
+                         target_id=account.id, detail=changes)  # fmt: skip
+            flash(f"{account.name} is saved.", "info")
+    except (UserError, ValueError) as exc:
+        flash(str(exc) if isinstance(exc, UserError) else "Choose a role.", "error")
+    return redirect(url_for("staff.index"))
