@@ -167,6 +167,10 @@ class Line:
         self.call: HubCall | None = None
         self._retired: list[HubCall] = []
         self._to_refuse: list[HubCall] = []
+        # A recording is announced two turns after its call ends: its recorder is
+        # deleted on the next turn, and the WAV header is written on the one after.
+        self._deleting: list[tuple[int | None, Path]] = []
+        self._saved: list[tuple[int | None, Path]] = []
         self._releasing: list[object] = []
         self._registration = Registration.UNREGISTERED
         self._keepalive_sent: float | None = None
@@ -256,8 +260,14 @@ class Line:
         """Work that may not happen inside a pjsua2 callback, once per loop."""
         # What the last turn let go of is deleted now, outside any callback; a
         # recorder writes its WAV header when deleted and the loop turns again.
+        for attempt_id, path in self._saved:
+            self.events.publish({"event": "recording", "attempt": attempt_id, "on": False,
+                                 "saved": str(path)})  # fmt: skip
+        self._saved, self._deleting = self._deleting, []
         self._releasing.clear()
         for call in [c for c in self._retired if c.finished]:
+            if call.recorder is not None and call.recording_path is not None:
+                self._deleting.append((call.attempt_id, call.recording_path))
             self._releasing.extend([call.player, call.recorder, call])
             call.player = call.recorder = None
         self._retired = [c for c in self._retired if not c.finished]
@@ -316,11 +326,13 @@ class Line:
         try:
             call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
         except pj.Error as exc:
-            self._publish_call(call, "ended", end_reason=EndReason.FAILED, ended_by="system")
+            self.events.publish(
+                self._call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system")
+            )
             raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
         self.call = call
-        self._publish_call(call, "dialling")
         self._show()
+        self.events.publish(self._call_event(call, "dialling"))
 
     def _leave_voicemail(self) -> None:
         call = self.call
@@ -376,34 +388,31 @@ class Line:
     def _on_call_state(self, call: HubCall) -> None:
         info = call.getInfo()
         state = info.state
+        status = int(info.lastStatusCode)
+        # State first (LEDs, status), then the events, so a listener sees them agree.
+        events: list[dict[str, Any]] = []
         if state == pj.PJSIP_INV_STATE_EARLY and not call.ringing:
             call.ringing = True
-            self._publish_call(call, "ringing", sip_status=int(info.lastStatusCode))
+            events.append(self._call_event(call, "ringing", sip_status=status))
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and call.answered_at is None:
             call.answered_at = call.rx_changed = time.monotonic()
-            self._publish_call(call, "answered", sip_status=int(info.lastStatusCode))
+            events.append(self._call_event(call, "answered", sip_status=status))
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
-            status = int(info.lastStatusCode)
             end_reason, ended_by = call.hangup_as or _remote_ending(status, call.answered_at)
             if call.attempt_id is not None:
-                self._publish_call(
-                    call, "ended", sip_status=status, end_reason=end_reason, ended_by=ended_by
-                )
-            if call.recorder is not None:
-                self.events.publish(
-                    {
-                        "event": "recording",
-                        "attempt": call.attempt_id,
-                        "on": False,
-                        "path": str(call.recording_path),
-                    }
+                events.append(
+                    self._call_event(
+                        call, "ended", sip_status=status, end_reason=end_reason, ended_by=ended_by
+                    )
                 )
             if call not in self._retired:
                 self._retired.append(call)
             if call is self.call:
                 self.call = None
         self._show()
+        for event in events:
+            self.events.publish(event)
 
     def _on_call_media(self, call: HubCall) -> None:
         assert self.stack is not None
@@ -433,8 +442,8 @@ class Line:
         media.startTransmit(recorder)
         self.stack.audio_device_media()[0].startTransmit(recorder)
         call.recorder = recorder
+        self._show()  # the LEDs and status first, so whoever hears the event sees them
         self.events.publish({"event": "recording", "attempt": call.attempt_id, "on": True})
-        self._show()
 
     def _refuse_inbound(self, call_id: int) -> None:
         # The hub only calls out. The call is declined on the next loop turn:
@@ -530,7 +539,7 @@ class Line:
             )
         self._show()
 
-    def _publish_call(
+    def _call_event(
         self,
         call: HubCall,
         state: str,
@@ -538,7 +547,7 @@ class Line:
         sip_status: int | None = None,
         end_reason: EndReason | None = None,
         ended_by: str | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
         event: dict[str, Any] = {
             "event": "call",
             "attempt": call.attempt_id,
@@ -549,7 +558,7 @@ class Line:
         if end_reason is not None:
             event["end_reason"] = end_reason.value
             event["ended_by"] = ended_by
-        self.events.publish(event)
+        return event
 
     def _show(self) -> None:
         call = self.call

@@ -218,9 +218,12 @@ def test_a_recorded_campaign_plays_the_notice_then_records(hub_line, practice_li
     assert hub_line.status()["lights"]["red"] == "on"
     time.sleep(2)
     hub_line.client.request("hangup")
+    for event in events:
+        if event.get("event") == "recording" and "saved" in event:
+            break
     row = ended(family, attempt)
     path = Path(row.recording_path)
-    wait_until(lambda: path.exists() and path.stat().st_size > 44, what="the recording")
+    assert event["saved"] == str(path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.is_relative_to(hub_line.folder / "recordings")
     with wave.open(str(path)) as recording:
