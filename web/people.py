@@ -1,0 +1,157 @@
+"""People (admin): import the MIS export, find a household, see and edit its details.
+
+Full phone numbers appear on the household page only, and every view of it is
+written to the audit log. An upload is checked first (a dry run that lists the
+rejected rows) and imported only when the admin confirms.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub import audit
+from hub.exceptions import ImportFileError
+from hub.models import Guardian, Household, Pupil, Role, StaffUser
+from hub.numbers import format_for_people
+from hub.people import import_file
+from web.db import db
+from web.security import current_user, roles
+
+bp = Blueprint("people", __name__, url_prefix="/people")
+
+PAGE = 50
+UPLOAD_HOURS = 1
+
+
+def _uploads() -> Path:
+    folder = Path(current_app.config["PHONEHUB"].hub.data_dir) / "uploads"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # An upload holds parents' numbers: none outlives its hour.
+    for old in folder.glob("*.csv"):
+        if time.time() - old.stat().st_mtime > UPLOAD_HOURS * 3600:
+            old.unlink(missing_ok=True)
+    return folder
+
+
+@bp.route("/")
+@roles(Role.ADMIN)
+def index() -> str:
+    """Households, searched by pupil, guardian, MIS id or form."""
+    query_text = request.args.get("q", "").strip()
+    query = (
+        select(Household)
+        .options(selectinload(Household.pupils), selectinload(Household.guardians))
+        .order_by(Household.id)
+    )
+    if query_text:
+        like = f"%{query_text}%"
+        pupils = select(Pupil.household_id).where(
+            or_(
+                Pupil.forename.ilike(like),
+                Pupil.surname.ilike(like),
+                Pupil.mis_id == query_text,
+                Pupil.form.ilike(query_text),
+            )
+        )
+        guardians = select(Guardian.household_id).where(Guardian.name.ilike(like))
+        query = query.where(or_(Household.id.in_(pupils), Household.id.in_(guardians)))
+    page = max(request.args.get("page", 1, type=int), 1)
+    households = db().scalars(query.limit(PAGE).offset((page - 1) * PAGE)).all()
+    return render_template("people.html", households=households, q=query_text, page=page,
+                           more=len(households) == PAGE)  # fmt: skip
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def upload() -> str | tuple[str, int]:
+    """Upload the MIS export and see what it would do, without writing anything."""
+    if request.method == "GET":
+        return render_template("import.html", summary=None)
+    upload = request.files.get("file")
+    data = upload.read() if upload else b""
+    try:
+        summary = import_file(db(), data, actor=_admin(), dry_run=True)
+    except ImportFileError as exc:
+        flash(str(exc), "error")
+        return render_template("import.html", summary=None), 400
+    token = secrets.token_urlsafe(16)
+    path = _uploads() / f"{token}.csv"
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return render_template("import.html", summary=summary, token=token)
+
+
+@bp.route("/import/confirm", methods=["POST"])
+@roles(Role.ADMIN)
+def confirm() -> str | BaseResponse | tuple[str, int]:
+    """Import the checked upload for real."""
+    token = request.form.get("token", "")
+    path = _uploads() / f"{token}.csv"
+    if not token.replace("-", "").replace("_", "").isalnum() or not path.exists():
+        flash("That upload has expired; upload the file again.", "error")
+        return redirect(url_for("people.upload"))
+    try:
+        summary = import_file(db(), path.read_bytes(), actor=_admin())
+    finally:
+        path.unlink(missing_ok=True)
+    return render_template("import.html", summary=summary, done=True)
+
+
+@bp.route("/<int:household_id>")
+@roles(Role.ADMIN)
+def household(household_id: int) -> str | tuple[str, int]:
+    """One household with full numbers; the view itself is audited."""
+    found = db().scalar(
+        select(Household)
+        .where(Household.id == household_id)
+        .options(
+            selectinload(Household.pupils),
+            selectinload(Household.guardians).selectinload(Guardian.numbers),
+            selectinload(Household.guardians).selectinload(Guardian.contacts),
+        )
+    )
+    if found is None:
+        return render_template("message.html", message="There is no such household."), 404
+    audit.record(db(), "household.viewed", actor=_admin(), target_type="household",
+                 target_id=found.id)  # fmt: skip
+    return render_template("household.html", household=found, readable=format_for_people)
+
+
+@bp.route("/<int:household_id>", methods=["POST"])
+@roles(Role.ADMIN)
+def edit(household_id: int) -> BaseResponse | tuple[str, int]:
+    """Save do-not-contact marks and preferred call times."""
+    found = db().get(Household, household_id)
+    if found is None:
+        return render_template("message.html", message="There is no such household."), 404
+    form = request.form
+    changed: list[str] = []
+    for guardian in found.guardians:
+        times = form.get(f"times-{guardian.id}", guardian.preferred_times).strip()[:200]
+        never = form.get(f"dnc-guardian-{guardian.id}") == "on"
+        if (times, never) != (guardian.preferred_times, guardian.do_not_contact):
+            guardian.preferred_times, guardian.do_not_contact = times, never
+            changed.append(f"guardian {guardian.id}")
+        for number in guardian.numbers:
+            blocked = form.get(f"dnc-number-{number.id}") == "on"
+            if blocked != number.do_not_contact:
+                number.do_not_contact = blocked
+                changed.append(f"number record {number.id}")
+    if changed:
+        audit.record(db(), "household.edited", actor=_admin(), target_type="household",
+                     target_id=found.id, detail={"changed": ", ".join(changed)})  # fmt: skip
+    flash("Saved." if changed else "Nothing changed.", "info")
+    return redirect(url_for("people.household", household_id=found.id))
+
+
+def _admin() -> StaffUser:
+    user = current_user()
+    assert user is not None
+    return user
