@@ -58,3 +58,7 @@ class LineError(PhoneHubError):
 
 class ControlError(PhoneHubError):
     """The line daemon's control socket cannot be reached or refused a request."""
+
+
+class QueueError(PhoneHubError):
+    """A queue rule refused what was asked (claiming, an outcome, an assignment…)."""

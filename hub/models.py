@@ -176,7 +176,7 @@ class Pupil(Base):
     flags: Mapped[str] = mapped_column(String(255), default="")
     # The member of staff who knows the pupil best; campaigns can assign by it.
     key_adult_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_users.id", ondelete="SET NULL")
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
     )
 
     household: Mapped[Household] = relationship(back_populates="pupils")

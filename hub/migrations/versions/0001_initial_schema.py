@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 07:51:48.127428
+Create Date: 2026-11-23 08:05:11.482984
 """
 
 from collections.abc import Sequence
@@ -234,6 +234,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pupils", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pupils_household_id"), ["household_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_pupils_key_adult_id"), ["key_adult_id"], unique=False)
 
     op.create_table(
         "web_sessions",
@@ -554,6 +555,7 @@ def downgrade() -> None:
     op.drop_table("campaign_entries")
     op.drop_table("web_sessions")
     with op.batch_alter_table("pupils", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pupils_key_adult_id"))
         batch_op.drop_index(batch_op.f("ix_pupils_household_id"))
 
     op.drop_table("pupils")
