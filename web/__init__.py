@@ -42,9 +42,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.extensions["phonehub.db"] = open_database(config.database.url)
 
-    from web import account, audit_log, hub_status, people, security, staff
+    from web import account, audit_log, campaigns, desk, hub_status, people, security, staff
 
     security.init_app(app)
-    for blueprint in (account.bp, staff.bp, people.bp, audit_log.bp, hub_status.bp):
+    for blueprint in (
+        account.bp,
+        desk.bp,
+        staff.bp,
+        people.bp,
+        campaigns.bp,
+        audit_log.bp,
+        hub_status.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -1,0 +1,111 @@
+"""Campaigns and the call desk through the panel: masked numbers, outcomes, the DSL queue."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from hub.models import CallAttempt, Campaign, EndReason, Role
+from hub.people import import_file
+from tests.web.conftest import csrf_token
+
+EXPORT = (
+    "UPN,Forename,Surname,Year,Form,Contact Name,Relationship,Mobile,Home,Vulnerable\r\n"
+    "A1,Zoë,O'Brien,3,3B,Siân O'Brien,Mother,07700 900001,01632 960001,No\r\n"
+    "A2,Finn,O'Brien,6,6A,Siân O'Brien,Mother,07700 900001,01632 960001,No\r\n"
+    "B1,Kai,Nowak,3,3A,Farah Nowak,Mother,07700 900002,,Yes\r\n"
+)
+FULL_NUMBERS = ("07700900001", "07700 900001", "900001", "01632960001", "960001", "900002")
+
+
+def school(app, accounts):
+    """An imported school, an admin, and an opted-in member of staff, each signed in."""
+    with app.extensions["phonehub.db"].session() as session:
+        import_file(session, EXPORT.encode(), actor="test")
+    admin, staff = app.test_client(), app.test_client()
+    accounts.login(admin, accounts.add(Role.ADMIN))
+    accounts.login(staff, accounts.add(Role.STAFF, name="Sam Teacher"))
+    return admin, staff
+
+
+def new_campaign(admin, **fields) -> int:
+    data = {"name": "Autumn welfare", "purpose": "welfare", "talking_points": "Ask how they are.",
+            "cadence_days": "14", "who": "any", **fields,
+            "csrf_token": csrf_token(admin, "/campaigns/new")}  # fmt: skip
+    response = admin.post("/campaigns/new", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_siblings_are_added_once_and_vulnerable_families_stay_out(app, accounts):
+    admin, _ = school(app, accounts)
+    campaign = new_campaign(admin)
+    page = admin.post(f"/campaigns/{campaign}/households",
+                      data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")},
+                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    assert "1 household" in page  # the O'Briens once; the Nowaks are vulnerable
+    assert "vulnerable" in page
+
+
+def test_the_desk_shows_who_and_why_but_never_a_full_number(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    assert "Zoë O&#39;Brien" in card and "Finn O&#39;Brien" in card
+    assert "Ask how they are." in card
+    assert "Mother · mobile ••• 001" in card and "Mother · home ••• 001" in card
+    for digits in FULL_NUMBERS:
+        assert digits not in card
+    for path in ("/", "/desk/", f"/desk/{campaign}"):
+        page = staff.get(path).get_data(as_text=True)
+        assert not any(digits in page for digits in FULL_NUMBERS), path
+
+
+def test_a_call_with_the_line_down_says_so_and_asks_for_an_outcome(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    entry = re.search(r'data-entry="(\d+)"', card).group(1)
+    number = re.search(r'data-number="(\d+)"', card).group(1)
+    token = csrf_token(staff, f"/desk/{campaign}")
+    response = staff.post("/desk/call", json={"entry": entry, "number": number},
+                          headers={"X-CSRFToken": token})  # fmt: skip
+    assert response.status_code == 503
+    assert "The line daemon is not running" in response.get_json()["error"]
+    assert not any(d in response.get_data(as_text=True) for d in FULL_NUMBERS)
+    with app.extensions["phonehub.db"].session() as session:
+        attempt = session.scalars(select(CallAttempt)).one()
+        assert attempt.end_reason is EndReason.FAILED
+        attempt_id = attempt.id
+    # The next card waits for an outcome; a JSON state poll never carries the number.
+    page = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    assert "How did the call go?" in page
+    state = staff.get(f"/desk/attempts/{attempt_id}", headers={"Accept": "application/json"})
+    assert state.get_json()["state"] == "ended"
+    assert not any(d in state.get_data(as_text=True) for d in FULL_NUMBERS)
+    token = csrf_token(staff, f"/desk/{campaign}")
+    staff.post("/desk/outcome", data={"attempt": attempt_id, "outcome": "no_answer",
+                                      "csrf_token": token})  # fmt: skip
+    assert "How did the call go?" not in staff.get(f"/desk/{campaign}").get_data(as_text=True)
+
+
+def test_a_call_needs_its_csrf_token(app, accounts):
+    _, staff = school(app, accounts)
+    assert staff.post("/desk/call", json={"entry": 1, "number": 1}).status_code == 400
+
+
+def test_the_dsl_only_queue_is_hidden_from_admins(app, accounts):
+    admin, _ = school(app, accounts)
+    dsl = app.test_client()
+    accounts.login(dsl, accounts.add(Role.DSL, name="Dana Safeguarding"))
+    campaign = new_campaign(dsl, name="Vulnerable pupils", dsl_only="on")
+    assert "Vulnerable pupils" in dsl.get("/campaigns/").get_data(as_text=True)
+    assert "Vulnerable pupils" not in admin.get("/campaigns/").get_data(as_text=True)
+    assert admin.get(f"/campaigns/{campaign}").status_code == 404
+    with app.extensions["phonehub.db"].session() as session:
+        assert session.get(Campaign, campaign).dsl_only

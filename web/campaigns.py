@@ -1,0 +1,175 @@
+"""Campaigns (admin, and the DSL for its own queue): create, fill, assign, watch progress."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub import audit, queues, users
+from hub.exceptions import QueueError
+from hub.models import Campaign, EntryState, Purpose, Role, StaffUser, utcnow
+from web.db import db
+from web.security import current_user, roles
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+PURPOSES = {
+    Purpose.WELFARE: "Welfare check",
+    Purpose.POSITIVE: "Positive call home",
+    Purpose.ATTENDANCE: "Attendance",
+    Purpose.CUSTOM: "Custom",
+}
+
+
+def _visible(campaign: Campaign, user: StaffUser) -> bool:
+    # The vulnerable-children queue is the DSL's alone.
+    return user.role is Role.DSL or not campaign.dsl_only
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    user = current_user()
+    campaign = db().get(Campaign, campaign_id)
+    if campaign is None or user is None or not _visible(campaign, user):
+        abort(404)
+    return campaign
+
+
+@bp.route("/")
+@roles(Role.ADMIN, Role.DSL)
+def index() -> str:
+    """Every campaign this person may see, with its progress."""
+    user = current_user()
+    assert user is not None
+    campaigns = [
+        c
+        for c in db().scalars(select(Campaign).order_by(Campaign.created_at.desc()))
+        if _visible(c, user)
+    ]
+    progress = {c.id: queues.progress(db(), c) for c in campaigns}
+    return render_template("campaigns.html", campaigns=campaigns, progress=progress,
+                           purposes=PURPOSES, EntryState=EntryState)  # fmt: skip
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(Role.ADMIN, Role.DSL)
+def create() -> str | BaseResponse | tuple[str, int]:
+    """A new campaign from a purpose, with its talking points and rules."""
+    user = current_user()
+    assert user is not None
+    staff = [u for u in users.all_users(db()) if u.active]
+    if request.method == "GET":
+        return render_template("campaign_new.html", purposes=PURPOSES, staff=staff, form={})
+    form = request.form
+    try:
+        campaign = Campaign(
+            name=_required(form.get("name", ""), "Give the campaign a name."),
+            purpose=Purpose(form.get("purpose", "")),
+            talking_points=form.get("talking_points", "").strip(),
+            cadence_days=_whole(form.get("cadence_days", "14"), "The cadence", 1, 365),
+            window_start=_clock(form.get("window_start", "")),
+            window_end=_clock(form.get("window_end", "")),
+            recording=form.get("recording") == "on",
+            dsl_only=user.role is Role.DSL and form.get("dsl_only") == "on",
+            any_opted_in_staff=form.get("who") != "named",
+            deadline=date.fromisoformat(form["deadline"]) if form.get("deadline") else None,
+            created_by_id=user.id,
+        )
+        if (
+            campaign.window_start
+            and campaign.window_end
+            and (campaign.window_start >= campaign.window_end)
+        ):
+            raise ValueError("The calling window must end after it starts.")
+        if not campaign.any_opted_in_staff:
+            chosen = {int(i) for i in form.getlist("staff")}
+            campaign.staff = [u for u in staff if u.id in chosen]
+            if not campaign.staff:
+                raise ValueError("Choose who may work this campaign.")
+    except ValueError as exc:
+        message = str(exc) if str(exc)[:1].isupper() else "Choose a purpose."
+        flash(message, "error")
+        return render_template("campaign_new.html", purposes=PURPOSES, staff=staff,
+                               form=form), 400  # fmt: skip
+    db().add(campaign)
+    db().flush()
+    audit.record(db(), "campaign.created", actor=user, target_type="campaign",
+                 target_id=campaign.id, detail={"purpose": campaign.purpose.value})  # fmt: skip
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>")
+@roles(Role.ADMIN, Role.DSL)
+def show(campaign_id: int) -> str:
+    """One campaign: progress, and forms to add households and share them out."""
+    campaign = _campaign(campaign_id)
+    staff = [u for u in users.all_users(db()) if u.active and queues.may_work(u, campaign)]
+    return render_template("campaign.html", campaign=campaign, purposes=PURPOSES,
+                           progress=queues.progress(db(), campaign), staff=staff,
+                           EntryState=EntryState)  # fmt: skip
+
+
+@bp.route("/<int:campaign_id>/households", methods=["POST"])
+@roles(Role.ADMIN, Role.DSL)
+def add(campaign_id: int) -> BaseResponse:
+    """Add households by year, form, flag, or everyone (one entry per household)."""
+    campaign = _campaign(campaign_id)
+    form = request.form
+
+    def listed(name: str) -> list[str]:
+        return [part.strip() for part in form.get(name, "").split(",") if part.strip()]
+
+    try:
+        summary = queues.add_households(
+            db(), campaign, actor=_user(), now=utcnow(), years=listed("years"),
+            forms=listed("forms"), flags=listed("flags"), everyone=form.get("everyone") == "on",
+        )  # fmt: skip
+        flash(summary.message, "info")
+    except QueueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/assign", methods=["POST"])
+@roles(Role.ADMIN, Role.DSL)
+def assign(campaign_id: int) -> BaseResponse:
+    """Share the waiting households out: round robin, to one person, or to key adults."""
+    campaign = _campaign(campaign_id)
+    method = request.form.get("method", "round_robin")
+    chosen = [u for u in users.all_users(db()) if str(u.id) == request.form.get("staff")]
+    try:
+        summary = queues.assign(db(), campaign, actor=_user(), method=method,  # type: ignore[arg-type]
+                                now=utcnow(), staff=chosen)  # fmt: skip
+        flash(summary.message, "info")
+    except QueueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+def _user() -> StaffUser:
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def _required(text: str, message: str) -> str:
+    if not text.strip():
+        raise ValueError(message)
+    return text.strip()[:200]
+
+
+def _whole(text: str, what: str, low: int, high: int) -> int:
+    if not text.strip().isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"{what} must be a whole number of days from {low} to {high}.")
+    return int(text)
+
+
+def _clock(text: str) -> time | None:
+    if not text:
+        return None
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ValueError("Write times as HH:MM, like 16:30.") from None

@@ -1,0 +1,266 @@
+"""The call desk: staff take the next household, call it, and record what happened.
+
+Staff see who and why, never a full number: each number is a button labelled
+"Mum · mobile ••• 123", and the line daemon reads the number itself. The call's
+state comes from its attempt row, which the line writes as the call moves on, so
+the page can follow it from any hub. An outcome is required before the next card.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub import queues
+from hub.control_client import ControlClient
+from hub.exceptions import ControlError, DialRefused, QueueError
+from hub.models import (
+    CallAttempt,
+    Campaign,
+    CampaignEntry,
+    EndReason,
+    EntryState,
+    Outcome,
+    PhoneNumber,
+    Role,
+    StaffUser,
+    utcnow,
+)
+from hub.numbers import mask
+from web.db import db
+from web.security import current_user, roles
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+
+ANYONE = (Role.STAFF, Role.ADMIN, Role.DSL)
+OUTCOMES = {
+    Outcome.SPOKE_TO_PARENT: "Spoke to parent or carer",
+    Outcome.SPOKE_TO_PUPIL: "Spoke to the pupil",
+    Outcome.NO_ANSWER: "No answer",
+    Outcome.VOICEMAIL: "Left a voicemail",
+    Outcome.WRONG_NUMBER: "Wrong number",
+    Outcome.DECLINED: "Declined to talk",
+    Outcome.CONCERN: "Safeguarding concern (goes to the DSL)",
+}
+ENDINGS = {
+    EndReason.COMPLETED: "call ended",
+    EndReason.CANCELLED: "you hung up before an answer",
+    EndReason.NO_ANSWER: "no answer",
+    EndReason.BUSY: "the line was busy",
+    EndReason.REJECTED: "the call was declined",
+    EndReason.FAILED: "the call could not be connected",
+    EndReason.DROPPED: "the call dropped (no sound)",
+    EndReason.REFUSED: "the hub would not dial this number",
+    EndReason.INTERRUPTED: "the hub stopped during the call",
+}
+
+
+def _user() -> StaffUser:
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def _line() -> ControlClient:
+    return ControlClient(current_app.config["PHONEHUB"].line.control_socket, timeout=10)
+
+
+def _pending(user: StaffUser) -> CallAttempt | None:
+    """The member of staff's last campaign call that still needs an outcome."""
+    return db().scalar(
+        select(CallAttempt)
+        .where(
+            CallAttempt.staff_id == user.id,
+            CallAttempt.entry_id.is_not(None),
+            CallAttempt.outcome.is_(None),
+            CallAttempt.end_reason.is_distinct_from(EndReason.REFUSED),
+        )
+        .order_by(CallAttempt.id.desc())
+        .limit(1)
+    )
+
+
+@bp.route("/")
+@roles(*ANYONE)
+def index() -> str | BaseResponse:
+    """The campaigns this member of staff may work."""
+    user = _user()
+    pending = _pending(user)
+    if pending is not None and pending.entry is not None:
+        return redirect(url_for("desk.card", campaign_id=pending.entry.campaign_id))
+    campaigns = [
+        c
+        for c in db().scalars(select(Campaign).where(Campaign.closed_at.is_(None)))
+        if queues.may_work(user, c)
+    ]
+    progress = {c.id: queues.progress(db(), c) for c in campaigns}
+    return render_template(
+        "desk_index.html", campaigns=campaigns, progress=progress, waiting=EntryState.WAITING
+    )
+
+
+@bp.route("/<int:campaign_id>")
+@roles(*ANYONE)
+def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
+    """The next household to call (or the one still waiting for an outcome)."""
+    user = _user()
+    campaign = db().get(Campaign, campaign_id)
+    if campaign is None or not queues.may_work(user, campaign):
+        abort(404)
+    pending = _pending(user)
+    if pending is not None and pending.entry is not None:
+        entry = pending.entry
+    else:
+        try:
+            entry = queues.claim_next(db(), campaign, user, now=utcnow())
+        except QueueError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("desk.index"))
+        if entry is None:
+            return render_template("desk_empty.html", campaign=campaign)
+    return render_template(
+        "desk.html",
+        campaign=campaign,
+        entry=entry,
+        people=_people(entry),
+        history=queues.history(db(), entry.household, viewer=user),
+        attempt=pending,
+        outcomes=OUTCOMES,
+        ended=ENDINGS.get(pending.end_reason) if pending and pending.end_reason else None,
+    )
+
+
+def _people(entry: CampaignEntry) -> list[dict[str, Any]]:
+    """The guardians as staff see them: name, relationship, masked numbers."""
+    people = []
+    for guardian in entry.household.guardians:
+        relationship = next((c.relationship_ for c in guardian.contacts if c.relationship_), "")
+        numbers = [
+            {"id": n.id, "shown": mask(n.e164, n.label)}
+            for n in guardian.numbers
+            if not n.do_not_contact
+        ]
+        people.append({
+            "name": guardian.name, "relationship": relationship,
+            "numbers": [] if guardian.do_not_contact else numbers,
+            "do_not_contact": guardian.do_not_contact, "times": guardian.preferred_times,
+        })  # fmt: skip
+    return people
+
+
+@bp.route("/call", methods=["POST"])
+@roles(*ANYONE)
+def call() -> tuple[dict[str, Any], int]:
+    """Ring one of the household's numbers; the line daemon reads it from the database."""
+    user = _user()
+    payload = request.get_json(silent=True) or {}
+    entry = db().get(CampaignEntry, int(payload.get("entry", 0)))
+    number = db().get(PhoneNumber, int(payload.get("number", 0)))
+    if entry is None or number is None or entry.claimed_by_id != user.id:
+        return {"error": "That household is not on your card any more; reload the page."}, 409
+    if number.guardian.household_id != entry.household_id:
+        return {"error": "That number is not this household's."}, 409
+    pending = _pending(user)
+    if pending is not None and pending.end_reason is None and pending.ended_at is None:
+        return {"error": "You are already in a call."}, 409
+    attempt = CallAttempt(staff_id=user.id, entry_id=entry.id, household_id=entry.household_id,
+                          phone_number_id=number.id)  # fmt: skip
+    db().add(attempt)
+    db().commit()  # the line daemon reads the attempt from the database
+    try:
+        _line().request("dial", attempt=attempt.id)
+    except DialRefused as exc:
+        return {"error": str(exc), "attempt": attempt.id}, 409
+    except ControlError as exc:
+        _close_failed(attempt.id)
+        return {"error": str(exc)}, 503
+    return {"attempt": attempt.id}, 200
+
+
+def _close_failed(attempt_id: int) -> None:
+    attempt = db().get(CallAttempt, attempt_id)
+    if attempt is not None and attempt.ended_at is None:
+        attempt.ended_at, attempt.end_reason, attempt.ended_by = (
+            utcnow(),
+            EndReason.FAILED,
+            "system",
+        )
+        db().commit()
+
+
+@bp.route("/hangup", methods=["POST"])
+@roles(*ANYONE)
+def hangup() -> tuple[dict[str, Any], int]:
+    """End the current call."""
+    return _ask("hangup")
+
+
+@bp.route("/voicemail", methods=["POST"])
+@roles(*ANYONE)
+def voicemail() -> tuple[dict[str, Any], int]:
+    """Play the school's message into the answering machine; the line hangs up after."""
+    return _ask("voicemail")
+
+
+def _ask(command: str) -> tuple[dict[str, Any], int]:
+    try:
+        _line().request(command)
+    except ControlError as exc:
+        return {"error": str(exc)}, 409
+    return {}, 200
+
+
+@bp.route("/attempts/<int:attempt_id>")
+@roles(*ANYONE)
+def state(attempt_id: int) -> tuple[dict[str, Any], int]:
+    """Where one's own call has got to, for the page to show without a reload."""
+    attempt = db().get(CallAttempt, attempt_id)
+    if attempt is None or attempt.staff_id != _user().id:
+        return {"error": "No such call."}, 404
+    if attempt.ended_at is not None:
+        shown = "ended"
+    elif attempt.answered_at is not None:
+        shown = "connected"
+    elif attempt.ringing_at is not None:
+        shown = "ringing"
+    else:
+        shown = "dialling"
+    return {
+        "state": shown,
+        "answered_at": _iso(attempt.answered_at),
+        "ended": ENDINGS.get(attempt.end_reason) if attempt.end_reason else None,
+        "sip_status": attempt.sip_status,
+    }, 200
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+@bp.route("/outcome", methods=["POST"])
+@roles(*ANYONE)
+def outcome() -> BaseResponse:
+    """Record how the call went; then the next household comes up."""
+    user = _user()
+    form = request.form
+    attempt = db().get(CallAttempt, form.get("attempt", 0, type=int))
+    if attempt is None or attempt.entry is None:
+        abort(404)
+    campaign_id = attempt.entry.campaign_id
+    call_back = form.get("call_back_at", "").strip()
+    zone = current_app.config["PHONEHUB"].dialplan.zone
+    try:
+        chosen = Outcome(form.get("outcome", ""))
+        when = datetime.fromisoformat(call_back).replace(tzinfo=zone) if call_back else None
+        queues.record_outcome(db(), attempt, chosen, staff=user, now=utcnow(),
+                              notes=form.get("notes", "").strip(), call_back_at=when,
+                              zone=zone)  # fmt: skip
+    except ValueError:
+        flash("Choose how the call went.", "error")
+    except QueueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("desk.card", campaign_id=campaign_id))

@@ -1,0 +1,394 @@
+"""Safeguarding (DSL): families not reached, concerns raised on calls, and what was done.
+
+Only the designated safeguarding lead reaches these pages. Every view and every
+export is written to the audit log; the notes themselves never are, and no page
+or export here holds a phone number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub import audit, queues
+from hub.exceptions import QueueError
+from hub.models import (
+    CallAttempt,
+    Campaign,
+    CampaignEntry,
+    Concern,
+    EntryState,
+    Household,
+    Pupil,
+    Role,
+    StaffUser,
+    utcnow,
+)
+from web.db import db
+from web.security import current_user, roles
+
+bp = Blueprint("dsl", __name__, url_prefix="/dsl")
+
+HANDLED_SHOWN = 50
+NOTE_LIMIT = 2000
+HUB_RAISED = "the hub (family not reached)"
+# The audit log's own test for a phone number: seven or more digits, spaced or not.
+NUMBER_LIKE = re.compile(r"\+?\d(?:[\s-]?\d){6,}")
+REDACTED = "[number removed]"
+# A spreadsheet runs a cell that starts like a formula; an exported note must not.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = (
+    "concern id",
+    "raised at",
+    "raised by",
+    "pupils",
+    "pupil MIS ids",
+    "pupil forms",
+    "note",
+    "handled at",
+    "handled by",
+    "handled note",
+    "contact history",
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One concern, or one escalated family, as the DSL's pages show it."""
+
+    concern: Concern | None
+    household: Household | None
+    campaign: str
+    raised_by: str
+    handled_by: str
+    history: Sequence[queues.Contact]
+    escalation: queues.Escalation | None = None
+
+    @property
+    def pupils(self) -> Sequence[Pupil]:
+        """The family's pupils (none once the household has been purged)."""
+        return self.household.pupils if self.household is not None else ()
+
+
+@bp.route("/")
+@roles(Role.DSL)
+def index() -> str:
+    """Families not reached, open concerns from calls, and the most recently handled."""
+    dsl = _dsl()
+    session = db()
+    escalated = queues.escalations(session)
+    by_entry = _escalation_concerns([escalation.entry.id for escalation in escalated])
+    on_list = {concern.id for concern in by_entry.values()}
+    # Every open concern is listed somewhere: one whose family left the escalation
+    # list some other way (its entry removed, say) stays with the staff concerns.
+    still_open = [
+        concern
+        for concern in session.scalars(
+            select(Concern)
+            .where(Concern.handled_at.is_(None))
+            .order_by(Concern.raised_at, Concern.id)
+        )
+        if concern.id not in on_list
+    ]
+    handled = session.scalars(
+        select(Concern)
+        .where(Concern.handled_at.is_not(None))
+        .order_by(Concern.handled_at.desc(), Concern.id.desc())
+        .limit(HANDLED_SHOWN)
+    ).all()
+    escalations = [_escalation_item(escalation, by_entry, dsl) for escalation in escalated]
+    detail = {"escalations": len(escalations), "open_concerns": len(still_open)}
+    audit.record(session, "dsl.viewed", actor=dsl, detail=detail)
+    return render_template(
+        "dsl.html",
+        escalations=escalations,
+        concerns=_items(still_open, dsl),
+        handled=_items(handled, dsl, history=False),
+        **_helpers(),
+    )
+
+
+@bp.route("/concerns/<int:concern_id>")
+@roles(Role.DSL)
+def concern(concern_id: int) -> str | tuple[str, int]:
+    """One concern with its family's calls; the view itself is audited."""
+    found = db().get(Concern, concern_id)
+    if found is None:
+        return render_template("message.html", message="There is no such concern."), 404
+    audit.record(db(), "concern.viewed", actor=_dsl(), target_type="concern", target_id=found.id)
+    return _concern_page(found)
+
+
+@bp.route("/concerns/<int:concern_id>/handled", methods=["POST"])
+@roles(Role.DSL)
+def handled(concern_id: int) -> BaseResponse | tuple[str, int]:
+    """Record what was done about a concern, which takes it off the open lists."""
+    dsl = _dsl()
+    session = db()
+    found = session.get(Concern, concern_id)
+    if found is None:
+        return render_template("message.html", message="There is no such concern."), 404
+    if found.handled_at is not None:
+        flash("This concern was already marked handled.", "info")
+        return redirect(url_for("dsl.index"))
+    note = request.form.get("note", "").strip()
+    problem = _note_problem(note)
+    if problem is not None:
+        flash(problem, "error")
+        # Shown again with what was typed, so a long note is not lost to one mistake.
+        return _concern_page(found, note=note), 400
+    now = utcnow()
+    marked = False
+    entry = _escalated_entry(found)
+    if entry is not None:
+        try:
+            queues.mark_handled(session, entry, dsl, note, now)
+            marked = found.handled_at is not None  # the rule handled this very concern
+        except QueueError:
+            pass  # the family left the list a moment ago; the update below says how
+    if not marked:
+        # Conditional, so a second tab (or a double click) never overwrites the first note.
+        result = session.execute(
+            update(Concern)
+            .where(Concern.id == found.id, Concern.handled_at.is_(None))
+            .values(handled_at=now, handled_by_id=dsl.id, handled_note=note)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            flash("This concern was already marked handled.", "info")
+            return redirect(url_for("dsl.index"))
+    audit.record(
+        session,
+        "concern.handled",
+        actor=dsl,
+        target_type="concern",
+        target_id=found.id,
+        detail={"household_id": found.household_id, "escalation": found.raised_by_id is None},
+    )
+    flash("Marked handled.", "info")
+    return redirect(url_for("dsl.index"))
+
+
+@bp.route("/concerns/<int:concern_id>.csv")
+@roles(Role.DSL)
+def export(concern_id: int) -> Response | tuple[str, int]:
+    """One concern and its family's calls as CSV, for the school's safeguarding system."""
+    dsl = _dsl()
+    found = db().get(Concern, concern_id)
+    if found is None:
+        return render_template("message.html", message="There is no such concern."), 404
+    [item] = _items([found], dsl)
+    pupils = item.pupils
+    history = "\n".join(_history_line(contact) for contact in item.history)
+    row = [
+        str(found.id),
+        _iso(found.raised_at),
+        item.raised_by,
+        "; ".join(pupil.name for pupil in pupils),
+        "; ".join(pupil.mis_id for pupil in pupils),
+        "; ".join(pupil.form or pupil.year for pupil in pupils),
+        _redact(found.note),
+        _iso(found.handled_at),
+        item.handled_by,
+        _redact(found.handled_note),
+        history,
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerow([_cell(value) for value in row])
+    if found.household_id is not None:
+        target_type, target_id = "household", found.household_id
+    else:
+        target_type, target_id = "concern", found.id
+    audit.record(
+        db(),
+        "concern.exported",
+        actor=dsl,
+        target_type=target_type,
+        target_id=target_id,
+        detail={"concern_id": found.id},
+    )
+    # The byte-order mark tells Excel the file is UTF-8, so "Zoë" survives the import.
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=concern-{found.id}.csv"},
+    )
+
+
+def _concern_page(found: Concern, note: str = "") -> str:
+    [item] = _items([found], _dsl())
+    return render_template("concern.html", item=item, note=note, **_helpers())
+
+
+def _escalation_item(
+    escalation: queues.Escalation, by_entry: dict[int, Concern], dsl: StaffUser
+) -> Item:
+    household = escalation.entry.household
+    concern = by_entry.get(escalation.entry.id)
+    return Item(
+        concern=concern,
+        household=household,
+        campaign=escalation.campaign,
+        raised_by=HUB_RAISED,
+        handled_by="",
+        history=queues.history(db(), household, viewer=dsl),
+        escalation=escalation,
+    )
+
+
+def _items(concerns: Sequence[Concern], dsl: StaffUser, *, history: bool = True) -> list[Item]:
+    session = db()
+    households = {
+        household.id: household
+        for household in session.scalars(
+            select(Household)
+            .where(Household.id.in_(_ids(c.household_id for c in concerns)))
+            .options(selectinload(Household.pupils))
+        )
+    }
+    staff_ids = _ids(c.raised_by_id for c in concerns) | _ids(c.handled_by_id for c in concerns)
+    names = dict(
+        session.execute(select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(staff_ids)))
+        .tuples()
+        .all()
+    )
+    campaigns = dict(
+        session.execute(
+            select(CallAttempt.id, Campaign.name)
+            .join(CampaignEntry, CallAttempt.entry_id == CampaignEntry.id)
+            .join(Campaign, CampaignEntry.campaign_id == Campaign.id)
+            .where(CallAttempt.id.in_(_ids(c.attempt_id for c in concerns)))
+        )
+        .tuples()
+        .all()
+    )
+    items = []
+    for concern in concerns:
+        household = households.get(concern.household_id) if concern.household_id else None
+        if concern.raised_by_id is None:
+            raised_by = HUB_RAISED
+        else:
+            raised_by = names.get(concern.raised_by_id, "a former member of staff")
+        items.append(
+            Item(
+                concern=concern,
+                household=household,
+                campaign=campaigns.get(concern.attempt_id, "") if concern.attempt_id else "",
+                raised_by=raised_by,
+                handled_by=names.get(concern.handled_by_id, "") if concern.handled_by_id else "",
+                history=(
+                    queues.history(session, household, viewer=dsl)
+                    if history and household is not None
+                    else ()
+                ),
+            )
+        )
+    return items
+
+
+def _escalation_concerns(entry_ids: list[int]) -> dict[int, Concern]:
+    # The hub raises an escalation's Concern itself, on the entry's last failed call.
+    if not entry_ids:
+        return {}
+    rows = db().execute(
+        select(CallAttempt.entry_id, Concern)
+        .join(CallAttempt, Concern.attempt_id == CallAttempt.id)
+        .where(
+            CallAttempt.entry_id.in_(entry_ids),
+            Concern.raised_by_id.is_(None),
+            Concern.handled_at.is_(None),
+        )
+        .order_by(Concern.id)
+    )
+    return {entry_id: concern for entry_id, concern in rows.tuples()}
+
+
+def _escalated_entry(concern: Concern) -> CampaignEntry | None:
+    """The family's place on the escalation list, if this concern is what put it there."""
+    if concern.raised_by_id is not None or concern.attempt_id is None:
+        return None
+    attempt = db().get(CallAttempt, concern.attempt_id)
+    entry = attempt.entry if attempt is not None else None
+    return entry if entry is not None and entry.state == EntryState.ESCALATED else None
+
+
+def _note_problem(note: str) -> str | None:
+    if not note:
+        return "Say what was done about this concern."
+    if len(note) > NOTE_LIMIT:
+        return f"Keep the note to {NOTE_LIMIT:,} characters."
+    if NUMBER_LIKE.search(note):
+        return "Leave phone numbers out of the note; write dates like 14/01/2025."
+    return None
+
+
+def _helpers() -> dict[str, object]:
+    return {"when": _when, "outcome": _outcome}
+
+
+def _zone() -> ZoneInfo:
+    return current_app.config["PHONEHUB"].dialplan.zone
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(_zone())
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(_zone()).isoformat(timespec="seconds") if moment else ""
+
+
+def _outcome(contact: queues.Contact) -> str:
+    if contact.concern:
+        return "concern"
+    reason = contact.outcome or contact.end_reason
+    return reason.value.replace("_", " ") if reason is not None else ""
+
+
+def _history_line(contact: queues.Contact) -> str:
+    notes = _redact(contact.notes).replace("\n", " / ")
+    parts = (_iso(contact.at), contact.campaign, contact.staff, _outcome(contact), notes)
+    return " | ".join(part or "-" for part in parts)
+
+
+def _redact(text: str) -> str:
+    # A note typed on a call may hold a number; the export leaves the hub, so it never does.
+    return NUMBER_LIKE.sub(REDACTED, text)
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _ids(values: Iterable[int | None]) -> set[int]:
+    return {value for value in values if value is not None}
+
+
+def _dsl() -> StaffUser:
+    user = current_user()
+    assert user is not None
+    return user
