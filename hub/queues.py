@@ -65,8 +65,6 @@ FINISHED = (EntryState.DONE, EntryState.ESCALATED)
 AssignMethod = Literal["round_robin", "manual", "key_adult"]
 
 
-
-
 @dataclass(frozen=True)
 class AddSummary:
     """What adding households to a campaign did, for the admin who asked."""

@@ -42,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.extensions["phonehub.db"] = open_database(config.database.url)
 
-    from web import account, audit_log, campaigns, desk, hub_status, people, security, staff
+    from web import account, audit_log, campaigns, desk, dsl, hub_status, people, security, staff
 
     security.init_app(app)
     for blueprint in (
@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         campaigns.bp,
         audit_log.bp,
         hub_status.bp,
+        dsl.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -238,7 +238,7 @@ def export(concern_id: int) -> Response | tuple[str, int]:
 
 def _concern_page(found: Concern, note: str = "") -> str:
     [item] = _items([found], _dsl())
-    return render_template("concern.html", item=item, note=note, **_helpers())
+    return render_template("dsl.html", single=item, note=note, **_helpers())
 
 
 def _escalation_item(
@@ -269,9 +269,9 @@ def _items(concerns: Sequence[Concern], dsl: StaffUser, *, history: bool = True)
     }
     staff_ids = _ids(c.raised_by_id for c in concerns) | _ids(c.handled_by_id for c in concerns)
     names = dict(
-        session.execute(select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(staff_ids)))
-        .tuples()
-        .all()
+        session.execute(
+            select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(staff_ids))
+        ).all()
     )
     campaigns = dict(
         session.execute(
@@ -279,9 +279,7 @@ def _items(concerns: Sequence[Concern], dsl: StaffUser, *, history: bool = True)
             .join(CampaignEntry, CallAttempt.entry_id == CampaignEntry.id)
             .join(Campaign, CampaignEntry.campaign_id == Campaign.id)
             .where(CallAttempt.id.in_(_ids(c.attempt_id for c in concerns)))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     items = []
     for concern in concerns:
@@ -321,7 +319,7 @@ def _escalation_concerns(entry_ids: list[int]) -> dict[int, Concern]:
         )
         .order_by(Concern.id)
     )
-    return {entry_id: concern for entry_id, concern in rows.tuples()}
+    return {entry_id: concern for entry_id, concern in rows}
 
 
 def _escalated_entry(concern: Concern) -> CampaignEntry | None:
@@ -344,7 +342,7 @@ def _note_problem(note: str) -> str | None:
 
 
 def _helpers() -> dict[str, object]:
-    return {"when": _when, "outcome": _outcome}
+    return {"when": _when, "outcome": _outcome, "note_limit": NOTE_LIMIT}
 
 
 def _zone() -> ZoneInfo:

@@ -13,6 +13,12 @@ from flask.testing import FlaskClient
 from hub import users
 from hub.config import parse_config
 from hub.models import Role
+from tests.line.conftest import (  # noqa: F401 (the browser flow uses the real line)
+    hub_line,
+    kamailio,
+    make_line,
+    practice_line,
+)
 from web import create_app
 
 PASSWORD = "correct horse battery"
