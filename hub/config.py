@@ -332,6 +332,16 @@ class DatabaseUrl(Setting):
         return _mask_url(value)
 
 
+class DialString(Setting):
+    """What the trunk is asked to dial as it is written: digits, maybe a leading +."""
+
+    def convert(self, value: object) -> str:
+        text = _text(value).replace(" ", "")
+        if text and not re.fullmatch(r"\+?[0-9]{2,20}", text):
+            raise ValueError(f"must be digits as the phone system dials them, not {_toml(text)}")
+        return text
+
+
 class GpioPin(Setting):
     """A BCM GPIO number; ``optional`` allows 0 for a part that is not fitted."""
 
@@ -411,6 +421,7 @@ class LineSection:
     ring_timeout_s: int = field(metadata=setting(Integer(5, 300)))
     rtp_timeout_s: int = field(metadata=setting(Integer(5, 300)))
     control_socket: Path = field(metadata=setting(PathSetting()))
+    practice_number: str = field(metadata=setting(DialString()))
 
 
 @dataclass(frozen=True)

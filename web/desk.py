@@ -129,6 +129,7 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
         people=_people(entry),
         history=queues.history(db(), entry.household, viewer=user),
         attempt=pending,
+        practice=bool(current_app.config["PHONEHUB"].line.practice_number),
         outcomes=OUTCOMES,
         ended=ENDINGS.get(pending.end_reason) if pending and pending.end_reason else None,
     )
@@ -190,6 +191,17 @@ def _close_failed(attempt_id: int) -> None:
             "system",
         )
         db().commit()
+
+
+@bp.route("/practice", methods=["POST"])
+@roles(*ANYONE)
+def practice() -> tuple[dict[str, Any], int]:
+    """Ring the practice line instead of a family, to get used to the desk."""
+    try:
+        attempt = _line().request("practice_call", **{"as": _user().email})["attempt"]
+    except ControlError as exc:
+        return {"error": str(exc)}, 409
+    return {"attempt": attempt}, 200
 
 
 @bp.route("/hangup", methods=["POST"])

@@ -100,6 +100,8 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                     "ok": True,
                     **self.service.test_call(str(request["number"]), str(request["as"])),
                 }
+            if command == "practice_call":
+                return {"ok": True, **self.service.practice_call(str(request["as"]))}
             if command == "hangup":
                 return {"ok": True, **self.service.hangup()}
             if command == "voicemail":

@@ -65,10 +65,10 @@ class Prompts:
 
 @dataclass
 class Dial:
-    """Call ``dial_string`` for an attempt; record to ``recording`` if set."""
+    """Call ``callee`` for an attempt; record to ``recording`` if set."""
 
     attempt_id: int
-    e164: str
+    callee: str  # the dial string, already in the trunk's format
     recording: Path | None = None
     play_message: bool = False  # a test call: play the school's message, then hang up
     done: Future[None] = field(default_factory=Future)
@@ -312,7 +312,7 @@ class Line:
                 "check the trunk settings or ask IT."
             )
         sip = self.config.sip
-        callee = format_for_trunk(command.e164, sip.dial_format)
+        callee = command.callee
         param = call_param()
         param.txOption.localUri = f"{self.school_name} <{self.school_uri}>"
         identity = {"from+pai": "P-Asserted-Identity", "from+ppi": "P-Preferred-Identity"}

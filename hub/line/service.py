@@ -19,6 +19,7 @@ from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError
 from hub.line.line import Dial, Hangup, Line, Voicemail
 from hub.models import CallAttempt, EndReason, StaffUser, utcnow
+from hub.numbers import format_for_trunk
 
 
 class LineService:
@@ -65,7 +66,7 @@ class LineService:
                     attempt.recording_path = str(path)
         if refusal is not None:
             raise refusal
-        self._place(Dial(attempt_id, number.e164, path))
+        self._place(Dial(attempt_id, self._callee(number.e164), path))
         return {"attempt": attempt_id}
 
     def test_call(self, number_text: str, as_email: str) -> dict[str, Any]:
@@ -88,10 +89,29 @@ class LineService:
                 attempt_id = attempt.id
         if refusal is not None:
             raise refusal
-        self._place(Dial(attempt_id, number.e164, play_message=True))
+        self._place(Dial(attempt_id, self._callee(number.e164), play_message=True))
         return {"attempt": attempt_id}
 
-    def _place(self, command: Dial) -> None:
+    def practice_call(self, as_email: str) -> dict[str, Any]:
+        """Ring the practice line, for staff to try the desk without a family."""
+        callee = self.config.line.practice_number
+        if not callee:
+            raise ControlError("No practice line is set up ([line] practice_number).")
+        with self.database.session() as session:
+            staff = users.find(session, as_email)
+            if staff is None or not staff.active:
+                raise ControlError(f"There is no active account for {as_email}.")
+            attempt = CallAttempt(staff_id=staff.id, hub_id=self.hub_id, test_call=True)
+            session.add(attempt)
+            session.flush()
+            attempt_id = attempt.id
+        self._place(Dial(attempt_id, callee), action="call.practice")
+        return {"attempt": attempt_id}
+
+    def _callee(self, e164: str) -> str:
+        return format_for_trunk(e164, self.config.sip.dial_format)
+
+    def _place(self, command: Dial, action: str | None = None) -> None:
         try:
             self.line.submit(command)
         except LineError as exc:
@@ -103,7 +123,7 @@ class LineService:
             assert attempt is not None
             audit.record(
                 session,
-                "call.test_dialled" if attempt.test_call else "call.dialled",
+                action or ("call.test_dialled" if attempt.test_call else "call.dialled"),
                 actor=_actor(session, attempt),
                 target_type="household" if attempt.household_id else "call_attempt",
                 target_id=attempt.household_id or attempt.id,

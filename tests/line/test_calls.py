@@ -182,3 +182,20 @@ def test_the_identity_header_is_the_one_the_trunk_wants(
     names = {"p-asserted-identity", "p-preferred-identity"}
     assert names & set(fields) == ({identity} if identity else set())
     assert "privacy" not in fields
+
+
+def test_a_practice_call_rings_the_practice_line_for_any_member_of_staff(
+    make_line, kamailio, practice_line: PracticeLineProcess
+):
+    line = make_line(kamailio, line={"practice_number": FAMILY_NUMBER})
+    line.start()
+    with open_database(line.database_url) as database:
+        rows = Family(database)
+        attempt = line.client.request("practice_call", **{"as": STAFF_EMAIL})["attempt"]
+        wait_until(lambda: rows.row(attempt).answered_at, what="the practice line to answer")
+        line.client.request("hangup")
+        with database.session() as session:
+            actions = session.scalars(select(AuditEvent.action)).all()
+    assert "call.practice" in actions
+    [invite] = practice_line.events("invite")
+    assert_presents_the_school(invite["message"])

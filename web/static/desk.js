@@ -58,6 +58,16 @@
       follow(data.attempt);
     });
   });
+  const practice = card.querySelector("button.practice");
+  if (practice) {
+    practice.addEventListener("click", async () => {
+      showError("");
+      const { ok, data } = await post("/desk/practice");
+      if (!ok) { showError(data.error); return; }
+      practice.disabled = true;
+      follow(data.attempt);
+    });
+  }
   panel.querySelector(".hangup").addEventListener("click", async () => {
     const { ok, data } = await post("/desk/hangup");
     if (!ok) showError(data.error);
