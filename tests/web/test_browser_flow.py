@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
 from hub.db import open_database
-from hub.models import CallAttempt, CampaignEntry, Outcome, StaffUser, utcnow
+from hub.models import AuditEvent, CallAttempt, CampaignEntry, Outcome, StaffUser, utcnow
 from tests.line.conftest import PHONEHUB, LineProcess, PracticeLineProcess, free_port, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -169,6 +169,9 @@ def test_a_new_school_from_first_run_to_the_dsl(
     assert '"Northfield School" <sip:01632960000@' in invite["message"]
     desk.get_by_label("No answer").check()
     desk.get_by_role("button", name="Save and go to the next family").click()
+    with open_database(hub_line.database_url) as database, database.session() as session:
+        dialled = session.scalars(select(AuditEvent).where(AuditEvent.action == "call.dialled"))
+        assert [e.actor for e in dialled] == ["sam@school.example"]
 
     # The DSL sees the family nobody could reach.
     dsl = browser.new_context().new_page()

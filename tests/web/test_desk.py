@@ -109,3 +109,26 @@ def test_the_dsl_only_queue_is_hidden_from_admins(app, accounts):
     assert admin.get(f"/campaigns/{campaign}").status_code == 404
     with app.extensions["phonehub.db"].session() as session:
         assert session.get(Campaign, campaign).dsl_only
+
+
+def test_no_page_or_json_staff_can_open_shows_a_full_number(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    staff.get(f"/desk/{campaign}")  # holds a card, so its pages have a household on them
+    with app.test_request_context():
+        urls = [
+            app.url_for(rule.endpoint, **{name: campaign if "campaign" in name else 1
+                                          for name in rule.arguments})
+            for rule in app.url_map.iter_rules()
+            if "GET" in rule.methods and rule.endpoint != "static"
+        ]  # fmt: skip
+    opened = 0
+    for url in urls:
+        response = staff.get(url, headers={"Accept": "text/html,application/json"})
+        if response.status_code == 200:
+            opened += 1
+            body = response.get_data(as_text=True)
+            assert not any(digits in body for digits in FULL_NUMBERS), url
+    assert opened >= 4
