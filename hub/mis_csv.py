@@ -81,6 +81,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "preferred_times": (
         "preferred call times", "preferred times", "best time to call",
     ),
+    "key_adult": (
+        "key adult email", "key adult", "tutor email", "form tutor email",
+    ),
 }
 # fmt: on
 
@@ -141,6 +144,7 @@ class ContactRow:
     do_not_contact: bool | None
     preferred_times: str | None
     numbers: tuple[tuple[str, Number], ...]  # (label, number), in the order to try them
+    key_adult: str | None = None  # the email of the member of staff who knows the pupil best
 
     @property
     def contact_key(self) -> str:
@@ -393,6 +397,7 @@ class _RowChecker:
             else bool(_yes_no(pr_text, "parental responsibility")),
             do_not_contact=_yes_no(get(values, "do_not_contact"), "do not contact"),
             preferred_times=get(values, "preferred_times"),
+            key_adult=(get(values, "key_adult") or "").lower() or None,
             numbers=numbers,
         )
 

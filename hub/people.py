@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from hub import audit
-from hub.mis_csv import ContactRow, Export, Progress, name_key, read_export
+from hub.mis_csv import ContactRow, Export, Progress, RowProblem, name_key, read_export
 from hub.models import (
     CallAttempt,
     CampaignEntry,
@@ -155,6 +155,7 @@ class _Importer:
         self.new_pupils: set[str] = set()
         self.wanted_links: dict[str, set[Guardian]] = defaultdict(set)
         self.touched: list[Household] = []
+        self.staff_ids: dict[str, int] | None = None
 
     def run(self) -> ImportSummary:
         """Apply every good row and return what changed."""
@@ -343,6 +344,8 @@ class _Importer:
             values["vulnerable"] = row.vulnerable
         if row.flags is not None:
             values["flags"] = ",".join(f for f in row.flags if f.casefold() != "vulnerable")
+        if "key_adult" in self.columns:
+            values["key_adult_id"] = self._key_adult(row)
         if pupil is None:
             pupil = Pupil(mis_id=row.pupil_id, household=household, **values)
             self.session.add(pupil)
@@ -356,6 +359,19 @@ class _Importer:
             changed = True
         self.pupil_changed[row.pupil_id] = changed
         return pupil
+
+    def _key_adult(self, row: ContactRow) -> int | None:
+        if not row.key_adult:
+            return None
+        if self.staff_ids is None:
+            self.staff_ids = dict(self.session.execute(select(StaffUser.email, StaffUser.id)).all())
+        found = self.staff_ids.get(row.key_adult)
+        if found is None:
+            self.export.problems.append(RowProblem(
+                row.line, f"key adult {row.key_adult} has no account on the hub; invite them, "
+                "then import again", rejected=False,
+            ))  # fmt: skip
+        return found
 
     def _apply_link(self, pupil: Pupil, guardian: Guardian, row: ContactRow) -> bool:
         self.wanted_links[row.pupil_id].add(guardian)

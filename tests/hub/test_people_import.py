@@ -409,3 +409,22 @@ def test_a_school_of_three_thousand_pupils(database):
     again = run(database, text)
     assert again.created == again.updated == again.removed == {}
     assert again.unchanged["pupils"] == 3000
+
+
+def test_a_key_adult_column_links_pupils_to_staff_accounts(database):
+    from hub import users
+    from hub.models import Role
+
+    with database.session() as session:
+        users.add(session, "tutor@school.example", "Tara Tutor", Role.STAFF,
+                  "correct horse battery", actor="test")  # fmt: skip
+    header = (*HEADER, "Key Adult Email")
+    summary = run(database, export((*ZOE_MUM, "Tutor@School.example"),
+                                   (*KAI_MUM, "nobody@school.example"), header=header))  # fmt: skip
+    assert [str(p) for p in summary.export.warnings] == [
+        "line 3: key adult nobody@school.example has no account on the hub; invite them, "
+        "then import again"
+    ]
+    with database.session() as session:
+        pupils = {p.mis_id: p.key_adult_id for p in session.scalars(select(Pupil))}
+    assert pupils["A1"] is not None and pupils["B1"] is None
