@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hub.models import AuditEvent, StaffUser
 
 # Seven or more digits, allowing the spaces and dashes people write numbers with.
-_NUMBER_LIKE = re.compile(r"\+?\d(?:[\s-]?\d){6,}")
+NUMBER_LIKE = re.compile(r"\+?\d(?:[\s-]?\d){6,}")
 
 Detail = dict[str, str | int | float | bool | None]
 
@@ -31,7 +31,7 @@ def record(
     """Add one audit line to the session (written when the session commits)."""
     detail = detail or {}
     for key, value in detail.items():
-        if isinstance(value, str) and _NUMBER_LIKE.search(value):
+        if isinstance(value, str) and NUMBER_LIKE.search(value):
             raise ValueError(f"audit detail {key!r} looks like it holds a phone number")
     if isinstance(actor, StaffUser):
         actor_id, actor_label = actor.id, actor.email

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,8 +50,6 @@ bp = Blueprint("dsl", __name__, url_prefix="/dsl")
 HANDLED_SHOWN = 50
 NOTE_LIMIT = 2000
 HUB_RAISED = "the hub (family not reached)"
-# The audit log's own test for a phone number: seven or more digits, spaced or not.
-NUMBER_LIKE = re.compile(r"\+?\d(?:[\s-]?\d){6,}")
 REDACTED = "[number removed]"
 # A spreadsheet runs a cell that starts like a formula; an exported note must not.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -336,7 +333,7 @@ def _note_problem(note: str) -> str | None:
         return "Say what was done about this concern."
     if len(note) > NOTE_LIMIT:
         return f"Keep the note to {NOTE_LIMIT:,} characters."
-    if NUMBER_LIKE.search(note):
+    if audit.NUMBER_LIKE.search(note):
         return "Leave phone numbers out of the note; write dates like 14/01/2025."
     return None
 
@@ -375,7 +372,7 @@ def _history_line(contact: queues.Contact) -> str:
 
 def _redact(text: str) -> str:
     # A note typed on a call may hold a number; the export leaves the hub, so it never does.
-    return NUMBER_LIKE.sub(REDACTED, text)
+    return audit.NUMBER_LIKE.sub(REDACTED, text)
 
 
 def _cell(value: str) -> str:
