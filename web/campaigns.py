@@ -6,11 +6,21 @@ from datetime import date, time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import audit, queues, users
 from hub.exceptions import QueueError
-from hub.models import Campaign, EntryState, Purpose, Role, StaffUser, utcnow
+from hub.models import (
+    Campaign,
+    CampaignEntry,
+    EntryState,
+    Household,
+    Purpose,
+    Role,
+    StaffUser,
+    utcnow,
+)
 from web.db import db
 from web.security import current_user, roles
 
@@ -106,9 +116,38 @@ def show(campaign_id: int) -> str:
     """One campaign: progress, and forms to add households and share them out."""
     campaign = _campaign(campaign_id)
     staff = [u for u in users.all_users(db()) if u.active and queues.may_work(u, campaign)]
+    entries = (
+        db()
+        .scalars(
+            select(CampaignEntry)
+            .where(CampaignEntry.campaign_id == campaign.id)
+            .options(selectinload(CampaignEntry.household).selectinload(Household.pupils))
+            .order_by(CampaignEntry.id)
+        )
+        .all()
+    )
     return render_template("campaign.html", campaign=campaign, purposes=PURPOSES,
                            progress=queues.progress(db(), campaign), staff=staff,
-                           EntryState=EntryState)  # fmt: skip
+                           entries=entries, EntryState=EntryState)  # fmt: skip
+
+
+@bp.route("/<int:campaign_id>/entries/<int:entry_id>/note", methods=["POST"])
+@roles(Role.ADMIN, Role.DSL)
+def note(campaign_id: int, entry_id: int) -> BaseResponse:
+    """What a pupil did, for whoever makes a positive call home to read out."""
+    campaign = _campaign(campaign_id)
+    entry = db().get(CampaignEntry, entry_id)
+    if entry is None or entry.campaign_id != campaign.id:
+        abort(404)
+    text = request.form.get("note", "").strip()[:1000]
+    if audit.NUMBER_LIKE.search(text):
+        flash("Leave phone numbers out of the note.", "error")
+    else:
+        entry.note = text
+        audit.record(db(), "entry.note_saved", actor=_user(), target_type="household",
+                     target_id=entry.household_id, detail={"campaign": campaign.id})  # fmt: skip
+        flash("Note saved.", "info")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id) + f"#entry-{entry.id}")
 
 
 @bp.route("/<int:campaign_id>/households", methods=["POST"])

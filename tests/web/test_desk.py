@@ -132,3 +132,17 @@ def test_no_page_or_json_staff_can_open_shows_a_full_number(app, accounts):
             body = response.get_data(as_text=True)
             assert not any(digits in body for digits in FULL_NUMBERS), url
     assert opened >= 4
+
+
+def test_a_positive_call_shows_the_caller_what_the_pupil_did(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin, purpose="positive", name="Star of the week")
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    page = admin.get(f"/campaigns/{campaign}").get_data(as_text=True)
+    entry = re.search(r'id="entry-(\d+)"', page).group(1)
+    admin.post(f"/campaigns/{campaign}/entries/{entry}/note",
+               data={"note": "Zoë read her <b>poem</b> to the whole school.",
+                     "csrf_token": csrf_token(admin, f"/campaigns/{campaign}")})  # fmt: skip
+    card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    assert "Zoë read her &lt;b&gt;poem&lt;/b&gt; to the whole school." in card
