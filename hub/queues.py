@@ -497,7 +497,7 @@ def escalations(session: Session) -> list[Escalation]:
             .order_by(CampaignEntry.id)
         )
     )
-    concerns = _open_escalation_concerns(session, [entry.id for entry in entries])
+    concerns = open_escalation_concerns(session, [entry.id for entry in entries])
     out = []
     for entry in entries:
         concern = concerns.get(entry.id)
@@ -527,7 +527,7 @@ def mark_handled(
     session.refresh(entry, with_for_update=True)
     if entry.state != EntryState.ESCALATED:
         raise QueueError("This household is not on the escalation list.")
-    concern = _open_escalation_concerns(session, [entry.id]).get(entry.id)
+    concern = open_escalation_concerns(session, [entry.id]).get(entry.id)
     if concern is not None:
         concern.handled_at = now
         concern.handled_by_id = dsl.id
@@ -820,9 +820,8 @@ def _failed(attempt: CallAttempt) -> bool:
     return attempt.end_reason in FAILED_ENDS
 
 
-def _open_escalation_concerns(session: Session, entry_ids: list[int]) -> dict[int, Concern]:
-    # The hub raises an escalation's Concern itself (no member of staff), on the
-    # entry's last failed call.
+def open_escalation_concerns(session: Session, entry_ids: list[int]) -> dict[int, Concern]:
+    """The open Concern the hub raised for each escalated entry (on its last failed call)."""
     if not entry_ids:
         return {}
     rows = session.execute(

@@ -93,7 +93,9 @@ def index() -> str:
     dsl = _dsl()
     session = db()
     escalated = queues.escalations(session)
-    by_entry = _escalation_concerns([escalation.entry.id for escalation in escalated])
+    by_entry = queues.open_escalation_concerns(
+        db(), [escalation.entry.id for escalation in escalated]
+    )
     on_list = {concern.id for concern in by_entry.values()}
     # Every open concern is listed somewhere: one whose family left the escalation
     # list some other way (its entry removed, say) stays with the staff concerns.
@@ -300,23 +302,6 @@ def _items(concerns: Sequence[Concern], dsl: StaffUser, *, history: bool = True)
             )
         )
     return items
-
-
-def _escalation_concerns(entry_ids: list[int]) -> dict[int, Concern]:
-    # The hub raises an escalation's Concern itself, on the entry's last failed call.
-    if not entry_ids:
-        return {}
-    rows = db().execute(
-        select(CallAttempt.entry_id, Concern)
-        .join(CallAttempt, Concern.attempt_id == CallAttempt.id)
-        .where(
-            CallAttempt.entry_id.in_(entry_ids),
-            Concern.raised_by_id.is_(None),
-            Concern.handled_at.is_(None),
-        )
-        .order_by(Concern.id)
-    )
-    return {entry_id: concern for entry_id, concern in rows}
 
 
 def _escalated_entry(concern: Concern) -> CampaignEntry | None:
