@@ -8,6 +8,7 @@ Every command loads the config (``--config``, ``PHONEHUB_CONFIG`` or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
@@ -72,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("line", help="run the line daemon (SIP, calls, LEDs) in the foreground")
     commands.add_parser("web", help="serve the panel on [web] bind and port (waitress)")
+    commands.add_parser(
+        "maintenance", help="nightly: purge old numbers and recordings, back up, check the database"
+    )
     commands.add_parser("status", help="the line's registration and call, from the running daemon")
     test_call = commands.add_parser(
         "test-call", help="ring a number from the school's line, to check what a phone shows"
@@ -152,6 +156,8 @@ def _run(args: argparse.Namespace) -> int:
         return _db(args, config)
     if args.command == "web":
         return _web(config)
+    if args.command == "maintenance":
+        return _maintenance(config)
     if args.command in ("line", "practice-line", "status", "test-call"):
         from hub import line_cli
 
@@ -160,6 +166,27 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "user":
             return _user(args, database)
         return _import(args, database)
+
+
+def _maintenance(config: Config) -> int:
+    from hub.control_client import ControlClient
+    from hub.exceptions import ControlError, DatabaseError
+    from hub.maintenance import run_maintenance
+    from hub.models import utcnow
+
+    with open_database(config.database.url) as database:
+        try:
+            report = run_maintenance(config, database, now=utcnow())
+        except DatabaseError as exc:
+            # Light the red LED too, if the line is running, so someone notices.
+            with contextlib.suppress(ControlError):
+                ControlClient(config.line.control_socket, timeout=5).request(
+                    "fault", message=str(exc)
+                )
+            raise
+    for line in report.lines:
+        print(line)
+    return 0
 
 
 def _web(config: Config) -> int:

@@ -53,3 +53,13 @@ def test_maintenance_runs_nightly_and_catches_up_after_a_power_cut():
     timer = _unit("phonehub-maintenance.timer")["Timer"]
     assert timer["OnCalendar"].endswith("02:30:00")
     assert timer["Persistent"] == "true"
+
+
+def test_every_unit_runs_a_real_phonehub_command():
+    phonehub = Path(sys.executable).parent / "phonehub"
+    for unit in UNITS.glob("*.service"):
+        command = _unit(unit.name)["Service"]["ExecStart"].split()
+        assert command[0] == INSTALLED
+        result = subprocess.run([str(phonehub), *command[1:-1], command[-1], "--help"],
+                                capture_output=True, text=True)  # fmt: skip
+        assert result.returncode == 0, (unit.name, result.stderr)

@@ -102,6 +102,8 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 }
             if command == "practice_call":
                 return {"ok": True, **self.service.practice_call(str(request["as"]))}
+            if command == "fault":
+                return {"ok": True, **self.service.report_fault(str(request["message"]))}
             if command == "hangup":
                 return {"ok": True, **self.service.hangup()}
             if command == "voicemail":

@@ -124,7 +124,8 @@ def run_line(config: Config) -> int:
         writer.subscribed.wait(5)
         parts.callback(writer.stop)
         line = Line(config, events, prompts, on_change=lights.line_changed)
-        service = LineService(config, database, line, hub_id, status_lights.describe)
+        service = LineService(config, database, line, hub_id, status_lights.describe,
+                              lights.database_fault)  # fmt: skip
         control = ControlServer(Path(config.line.control_socket), service, events)
         parts.callback(control.close)
 

@@ -32,9 +32,12 @@ class LineService:
         line: Line,
         hub_id: int,
         lights: Callable[[], dict[str, str]] = dict,
+        on_fault: Callable[[bool], None] = lambda _fault: None,
     ) -> None:
         self.config = config
         self.lights = lights
+        self.on_fault = on_fault
+        self.fault: str | None = None
         self.database = database
         self.line = line
         self.hub_id = hub_id
@@ -43,7 +46,14 @@ class LineService:
 
     def status(self) -> dict[str, Any]:
         """Registration and call state."""
-        return {"hub": self.config.hub.name, **self.line.status(), "lights": self.lights()}
+        return {"hub": self.config.hub.name, **self.line.status(), "lights": self.lights(),
+                "fault": self.fault}  # fmt: skip
+
+    def report_fault(self, message: str) -> dict[str, Any]:
+        """Another part of the hub (nightly maintenance) found something wrong: red LED."""
+        self.fault = message
+        self.on_fault(True)
+        return {}
 
     def dial(self, attempt_id: int) -> dict[str, Any]:
         """Dial an attempt the panel created, if the dial guard allows it."""

@@ -326,3 +326,11 @@ def test_a_sound_device_this_build_cannot_drive_is_one_sentence(make_line, kamai
     [message] = [m for m in result.stderr.splitlines() if m.startswith("phonehub: error:")]
     assert "no sound-device support" in message
     assert 'set device = "null"' in message
+
+
+def test_a_fault_reported_by_maintenance_blinks_the_red_led(hub_line: LineProcess):
+    hub_line.client.request("fault", message="The database failed its integrity check.")
+    status = hub_line.status()
+    assert status["fault"] == "The database failed its integrity check."
+    assert status["lights"]["red"] == "blinking"
+    assert status["lights"]["green"] == "on"  # the line itself still works

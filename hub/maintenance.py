@@ -1,0 +1,159 @@
+"""``phonehub maintenance``, run nightly: retention purge, backup, integrity check.
+
+Retention: the phone numbers of households in no open campaign are deleted once
+nobody has needed them for ``[retention] number_days`` (they come back with the
+next MIS import if the family is still on roll), and recordings older than
+``recording_days`` are deleted. On SQLite the deletion is real: secure_delete
+overwrites the freed pages and the write-ahead log is checkpointed and
+truncated, so the digits are in neither file afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, exists, func, select, update
+
+from hub import audit
+from hub.config import Config
+from hub.db import Database
+from hub.exceptions import DatabaseError
+from hub.models import (
+    CallAttempt,
+    Campaign,
+    CampaignEntry,
+    Guardian,
+    Household,
+    PhoneNumber,
+)
+
+BACKUPS_KEPT = 7
+
+
+@dataclass
+class Report:
+    """What one maintenance run did, as lines for the journal."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        """Note one thing done."""
+        self.lines.append(line)
+
+
+def purge_numbers(database: Database, *, days: int, now: datetime) -> int:
+    """Delete the numbers of households no open campaign has needed for ``days``."""
+    cutoff = now - timedelta(days=days)
+    open_entry = (
+        select(CampaignEntry.id)
+        .join(Campaign, CampaignEntry.campaign_id == Campaign.id)
+        .where(CampaignEntry.household_id == Household.id, Campaign.closed_at.is_(None))
+    )
+    last_entry = (
+        select(func.max(CampaignEntry.updated_at))
+        .where(CampaignEntry.household_id == Household.id)
+        .scalar_subquery()
+    )
+    stale = select(Household.id).where(
+        ~exists(open_entry),
+        func.coalesce(last_entry, Household.created_at) < cutoff,
+    )
+    with database.session() as session:
+        numbers = select(PhoneNumber.id).join(Guardian).where(Guardian.household_id.in_(stale))
+        ids = list(session.scalars(numbers))
+        if ids:
+            session.execute(delete(PhoneNumber).where(PhoneNumber.id.in_(ids)))
+            audit.record(session, "numbers.purged", actor="maintenance",
+                         detail={"numbers": len(ids), "older_than_days": days})  # fmt: skip
+    return len(ids)
+
+
+def purge_recordings(database: Database, folder: Path, *, days: int, now: datetime) -> int:
+    """Delete recordings older than ``days`` and forget their paths."""
+    if not folder.exists():
+        return 0
+    cutoff = (now - timedelta(days=days)).timestamp()
+    removed = [path for path in folder.glob("*.wav") if path.stat().st_mtime < cutoff]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    if removed:
+        with database.session() as session:
+            session.execute(
+                update(CallAttempt)
+                .where(CallAttempt.recording_path.in_([str(p) for p in removed]))
+                .values(recording_path=None)
+            )
+            audit.record(session, "recordings.purged", actor="maintenance",
+                         detail={"recordings": len(removed), "older_than_days": days})  # fmt: skip
+    return len(removed)
+
+
+def _sqlite_path(database: Database) -> Path | None:
+    url = database.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def scrub_wal(database: Database) -> None:
+    """Move everything into the database file and empty the write-ahead log."""
+    if _sqlite_path(database) is None:
+        return
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def backup(database: Database, folder: Path, *, now: datetime, keep: int = BACKUPS_KEPT) -> Path:
+    """An online copy through SQLite's backup API, keeping the newest ``keep``."""
+    source = _sqlite_path(database)
+    if source is None:
+        raise DatabaseError(
+            "Backups of a PostgreSQL database are made with pg_dump on the database server."
+        )
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = folder / f"phonehub-{now:%Y%m%d-%H%M%S}.db"
+    old_umask = os.umask(0o077)  # a backup holds families' numbers
+    try:
+        with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
+            live.backup(copy)
+    finally:
+        os.umask(old_umask)
+    for old in sorted(folder.glob("phonehub-*.db"))[:-keep]:
+        old.unlink()
+    return target
+
+
+def integrity_check(database: Database) -> list[str]:
+    """SQLite's own check of every page and index; an empty list means healthy."""
+    if _sqlite_path(database) is None:
+        return []
+    with database.engine.connect() as connection:
+        rows = [str(row[0]) for row in connection.exec_driver_sql("PRAGMA integrity_check")]
+    return [] if rows == ["ok"] else rows
+
+
+def run_maintenance(config: Config, database: Database, *, now: datetime) -> Report:
+    """The nightly job; raises DatabaseError if the database is damaged."""
+    report = Report()
+    data = Path(config.hub.data_dir)
+    problems = integrity_check(database)
+    if problems:
+        raise DatabaseError(
+            f"The database failed its integrity check ({problems[0]}); restore the newest "
+            f"backup from {data / 'backups'} (docs/troubleshooting.md)."
+        )
+    report.add("integrity check: ok")
+    numbers = purge_numbers(database, days=config.retention.number_days, now=now)
+    report.add(f"numbers purged: {numbers}")
+    recordings = purge_recordings(database, data / "recordings",
+                                  days=config.retention.recording_days, now=now)  # fmt: skip
+    report.add(f"recordings purged: {recordings}")
+    scrub_wal(database)
+    if _sqlite_path(database) is not None:
+        report.add(f"backup: {backup(database, data / 'backups', now=now)}")
+    return report

@@ -1,0 +1,111 @@
+"""Nightly maintenance on a real SQLite file: purge, backup, integrity check."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hub.config import parse_config
+from hub.db import open_database
+from hub.exceptions import DatabaseError
+from hub.maintenance import backup, run_maintenance
+from hub.models import Campaign, CampaignEntry, PhoneNumber, Purpose, utcnow
+from hub.people import import_file
+
+EXPORT = (
+    "UPN,Forename,Surname,Contact Name,Mobile\r\n"
+    "A1,Zoë,O'Brien,Siân O'Brien,07700 900555\r\n"
+    "B1,Kai,Nowak,Farah Nowak,07700 900666\r\n"
+)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    config = parse_config(f'[hub]\ndata_dir = "{tmp_path}"\n[retention]\nnumber_days = 30\n'
+                          "recording_days = 30\n")  # fmt: skip
+    with open_database(config.database.url) as database:
+        with database.session() as session:
+            import_file(session, EXPORT.encode(), actor="test")
+        yield config, database, tmp_path
+
+
+def _in_files(folder: Path, digits: bytes) -> list[str]:
+    return [p.name for p in folder.glob("phonehub.db*") if digits in p.read_bytes()]
+
+
+def test_old_numbers_are_purged_for_real_and_open_campaigns_keep_theirs(hub):
+    config, database, folder = hub
+    later = utcnow() + timedelta(days=31)
+    with database.session() as session:
+        campaign = Campaign(name="Still calling", purpose=Purpose.WELFARE)
+        household = (
+            session.scalars(select(PhoneNumber).where(PhoneNumber.e164 == "+447700900666"))
+            .one()
+            .guardian.household
+        )
+        session.add_all([campaign, CampaignEntry(campaign=campaign, household=household)])
+    assert _in_files(folder, b"447700900555")
+    report = run_maintenance(config, database, now=later)
+    assert "numbers purged: 1" in report.lines
+    with database.session() as session:
+        assert session.scalars(select(PhoneNumber.e164)).all() == ["+447700900666"]
+    # Really gone: neither the database file nor its write-ahead log holds the digits.
+    assert _in_files(folder, b"447700900555") == []
+    assert _in_files(folder, b"447700900666") != []
+
+
+def test_nothing_is_purged_before_its_time(hub):
+    config, database, _ = hub
+    report = run_maintenance(config, database, now=utcnow() + timedelta(days=29))
+    assert "numbers purged: 0" in report.lines
+
+
+def test_old_recordings_are_deleted(hub):
+    config, database, folder = hub
+    recordings = folder / "recordings"
+    recordings.mkdir()
+    old, new = recordings / "attempt-1.wav", recordings / "attempt-2.wav"
+    for path in (old, new):
+        path.write_bytes(b"RIFF")
+    month_ago = (utcnow() - timedelta(days=31)).timestamp()
+    os.utime(old, (month_ago, month_ago))
+    report = run_maintenance(config, database, now=utcnow())
+    assert "recordings purged: 1" in report.lines
+    assert not old.exists() and new.exists()
+
+
+def test_backups_are_complete_private_and_rotated(hub):
+    _, database, folder = hub
+    made = [backup(database, folder / "backups", now=utcnow() + timedelta(days=d), keep=3)
+            for d in range(5)]  # fmt: skip
+    kept = sorted((folder / "backups").glob("*.db"))
+    assert kept == made[-3:]
+    assert kept[-1].stat().st_mode & 0o077 == 0
+    with sqlite3.connect(kept[-1]) as copy:
+        assert copy.execute("SELECT count(*) FROM pupils").fetchone()[0] == 2
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_damaged_database_is_reported_in_one_sentence(hub, tmp_path):
+    config, database, folder = hub
+    database.close()
+    path = folder / "phonehub.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = raw.execute("PRAGMA page_size").fetchone()[0]
+        root = raw.execute("SELECT rootpage FROM sqlite_master WHERE name='pupils'").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * page_size
+    data[start + 8 : start + 200] = b"\xff" * 192  # scribble over the pupils table's page
+    path.write_bytes(bytes(data))
+    with (
+        open_database(config.database.url, migrate=False) as damaged,
+        pytest.raises(DatabaseError, match="failed its integrity check") as failed,
+    ):
+        run_maintenance(config, damaged, now=utcnow())
+    assert "restore the newest backup" in str(failed.value)
