@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("line", help="run the line daemon (SIP, calls, LEDs) in the foreground")
     commands.add_parser("web", help="serve the panel on [web] bind and port (waitress)")
+    commands.add_parser("doctor", help="check config, database, SIP, sound, GPIO, disk and clock")
     commands.add_parser(
         "maintenance", help="nightly: purge old numbers and recordings, back up, check the database"
     )
@@ -148,6 +149,13 @@ def _run(args: argparse.Namespace) -> int:
         from hub.demo import run_demo
 
         return run_demo(args.data)
+    if args.command == "doctor":
+        from hub.doctor import diagnose
+
+        checks = diagnose(args.config)
+        for check in checks:
+            print(check, flush=True)
+        return 0 if all(check.ok for check in checks) else 1
     config = load_config(args.config)
     if args.command == "config":
         print(config.show(), end="")

@@ -1,0 +1,165 @@
+"""``phonehub doctor``: every check IT needs, one line each, OK or FAIL with the fix.
+
+OK    config        /etc/phonehub/phonehub.toml is valid
+FAIL  registration  credentials rejected: check [sip] username and password
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.config import Config, load_config
+from hub.exceptions import PhoneHubError
+
+MIN_FREE_BYTES = 500 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    ok: bool
+    text: str
+
+    def __str__(self) -> str:
+        return f"{'OK  ' if self.ok else 'FAIL'}  {self.name:<13} {self.text}"
+
+
+def _config(path: str | None) -> tuple[Check, Config | None]:
+    try:
+        config = load_config(path)
+    except PhoneHubError as exc:
+        return Check("config", False, " ".join(str(exc).split())), None
+    return Check("config", True, f"{config.source} is valid"), config
+
+
+def _database(config: Config) -> Check:
+    from hub.db import current_revision, head_revision, make_engine
+
+    try:
+        engine = make_engine(config.database.url)
+        try:
+            revision = current_revision(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        reason = str(exc).splitlines()[0]
+        return Check("database", False, f"cannot open it ({reason}); check [database] url")
+    if revision != head_revision():
+        return Check("database", False, "not migrated; run: phonehub db upgrade")
+    return Check("database", True, "reachable and migrated")
+
+
+def _pjsua2(config: Config) -> list[Check]:
+    try:
+        import pjsua2  # noqa: F401
+    except ImportError:
+        return [Check("pjsua2", False, "not installed; run the installer (docs/)")]
+    from hub.exceptions import LineError
+    from hub.line.sip import SipStack, StackSettings
+
+    # A throwaway stack on a spare port tells whether this build can drive sound.
+    try:
+        stack = SipStack(StackSettings("127.0.0.1", 0, "udp", (40000, 40100), "null"))
+    except LineError as exc:
+        return [Check("pjsua2", False, str(exc))]
+    try:
+        devices = stack.endpoint.audDevManager().enumDev2()
+        names = sorted({d.name for d in devices})
+    finally:
+        stack.close()
+    checks = [Check("pjsua2", True, f"importable; sound devices: {len(names)}")]
+    wanted = config.audio.device
+    if wanted == "null":
+        checks.append(Check("audio", True, 'no handset: [audio] device = "null"'))
+    elif not names:
+        checks.append(Check("audio", False, "this pjsua2 build has no sound support; "
+                                            "install the Raspberry Pi build (docs/)"))  # fmt: skip
+    elif wanted in names:
+        checks.append(Check("audio", True, f'"{wanted}" is connected'))
+    else:
+        checks.append(Check("audio", False, f'"{wanted}" is not connected; devices: '
+                                            + ", ".join(names)))  # fmt: skip
+    return checks
+
+
+def _speech() -> Check:
+    if shutil.which("espeak-ng") is None:
+        return Check("speech", False, "espeak-ng is missing; run: sudo apt-get install espeak-ng")
+    return Check("speech", True, "espeak-ng is installed")
+
+
+def _gpio(config: Config) -> Check:
+    from hardware.leds import make_pin_factory
+
+    try:
+        factory = make_pin_factory(config.gpio.pin_factory)
+    except PhoneHubError as exc:
+        return Check("gpio", False, str(exc))
+    if factory is not None:
+        factory.close()
+    return Check("gpio", True, f"pin factory {config.gpio.pin_factory or 'automatic'}")
+
+
+def _registration(config: Config) -> Check:
+    from hub.control_client import ControlClient
+
+    try:
+        status = ControlClient(config.line.control_socket, timeout=5).request("status")["status"]
+    except PhoneHubError as exc:
+        return Check("registration", False, str(exc))
+    state = status["registration"]
+    fixes = {
+        "credentials_rejected": "credentials rejected: check [sip] username and password, "
+        "then restart the line",
+        "unregistered": "not registered: check [sip] registrar and the network to the trunk",
+    }
+    if state in fixes:
+        return Check("registration", False, fixes[state])
+    return Check("registration", True, state.replace("_", " "))
+
+
+def _disk(config: Config) -> Check:
+    folder = Path(config.hub.data_dir)
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        return Check("disk", False, f"only {free // 2**20} MB free under {folder}; "
+                                    "delete old recordings or backups")  # fmt: skip
+    return Check("disk", True, f"{free // 2**30} GB free under {folder}")
+
+
+def _clock(run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run) -> Check:
+    # Calling hours and "two school days" need the right time.
+    if shutil.which("timedatectl") is None:
+        return Check("clock", True, "cannot tell whether it is synchronised (no timedatectl)")
+    result = run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+                 capture_output=True, text=True)  # fmt: skip
+    if result.returncode != 0:
+        return Check("clock", True, "cannot tell whether it is synchronised")
+    if result.stdout.strip() == "yes":
+        return Check("clock", True, "synchronised")
+    return Check("clock", False, "not synchronised; run: sudo timedatectl set-ntp true")
+
+
+def diagnose(config_path: str | None) -> list[Check]:
+    """Every check, in the order IT would fix them."""
+    first, config = _config(config_path)
+    if config is None:
+        return [first]
+    return [
+        first,
+        _database(config),
+        *_pjsua2(config),
+        _speech(),
+        _gpio(config),
+        _registration(config),
+        _disk(config),
+        _clock(),
+    ]
