@@ -77,7 +77,9 @@ def _pending(user: StaffUser) -> CallAttempt | None:
             CallAttempt.staff_id == user.id,
             CallAttempt.entry_id.is_not(None),
             CallAttempt.outcome.is_(None),
-            CallAttempt.end_reason.is_distinct_from(EndReason.REFUSED),
+            # A refused dial never rang; an interrupted call went back in the queue.
+            CallAttempt.end_reason.not_in([EndReason.REFUSED, EndReason.INTERRUPTED])
+            | CallAttempt.end_reason.is_(None),
         )
         .order_by(CallAttempt.id.desc())
         .limit(1)

@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import __version__
+from hub import __version__, audit
 from hub.db import Database
 from hub.line.events import Event, EventBus
-from hub.models import CallAttempt, EndReason, Hub, utcnow
+from hub.models import CallAttempt, EndReason, EntryState, Hub, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,30 @@ def register_hub(database: Database, name: str) -> int:
         hub.last_seen_at = utcnow()
         session.flush()
         return hub.id
+
+
+def recover_interrupted(database: Database, hub_id: int) -> int:
+    """Close calls this hub left open when it stopped without warning (power cut, kill).
+
+    Their households go back in the queue: nobody knows how the call ended.
+    """
+    now = utcnow()
+    with database.session() as session:
+        open_calls = session.scalars(
+            select(CallAttempt).where(CallAttempt.hub_id == hub_id, CallAttempt.ended_at.is_(None))
+        ).all()
+        for attempt in open_calls:
+            attempt.ended_at = now
+            attempt.end_reason = EndReason.INTERRUPTED
+            attempt.ended_by = "system"
+            entry = attempt.entry
+            if entry is not None and entry.state is EntryState.CLAIMED:
+                entry.state = EntryState.WAITING
+                entry.claimed_by_id = None
+                entry.claimed_at = None
+            audit.record(session, "call.interrupted", actor="line", target_type="call_attempt",
+                         target_id=attempt.id, hub_id=hub_id)  # fmt: skip
+        return len(open_calls)
 
 
 class AttemptWriter(threading.Thread):

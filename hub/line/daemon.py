@@ -22,7 +22,7 @@ from hardware.leds import LineState, Registration, StatusLights
 from hub.config import Config
 from hub.db import open_database
 from hub.exceptions import LineError
-from hub.line.attempts import AttemptWriter, register_hub
+from hub.line.attempts import AttemptWriter, recover_interrupted, register_hub
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
 from hub.line.line import Hangup, Line, Prompts
@@ -109,6 +109,9 @@ def run_line(config: Config) -> int:
     with ExitStack() as parts:
         database = parts.enter_context(open_database(config.database.url))
         hub_id = register_hub(database, config.hub.name)
+        interrupted = recover_interrupted(database, hub_id)
+        if interrupted:
+            log.warning("closed %d call(s) left open when the line last stopped", interrupted)
         prompts = render_prompts(config)
         status_lights = parts.enter_context(
             StatusLights(

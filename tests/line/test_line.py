@@ -22,6 +22,7 @@ from hub.models import (
     Campaign,
     CampaignEntry,
     EndReason,
+    EntryState,
     PhoneNumber,
     Purpose,
     utcnow,
@@ -334,3 +335,29 @@ def test_a_fault_reported_by_maintenance_blinks_the_red_led(hub_line: LineProces
     assert status["fault"] == "The database failed its integrity check."
     assert status["lights"]["red"] == "blinking"
     assert status["lights"]["green"] == "on"  # the line itself still works
+
+
+def test_a_daemon_killed_mid_call_closes_the_call_as_interrupted_on_restart(
+    hub_line: LineProcess, practice_line, family: Family
+):
+    number = family.number("+447700900123")
+    with family.database.session() as session:
+        campaign = Campaign(name="Welfare", purpose=Purpose.WELFARE)
+        household_id = session.get(PhoneNumber, number).guardian.household_id
+        entry = CampaignEntry(
+            campaign=campaign, household_id=household_id, state=EntryState.CLAIMED
+        )
+        session.add_all([campaign, entry])
+        session.flush()
+        entry_id = entry.id
+    attempt = family.attempt(number, entry_id=entry_id)
+    hub_line.client.request("dial", attempt=attempt)
+    wait_until(lambda: family.row(attempt).answered_at, what="an answer")
+    hub_line.stop(signal.SIGKILL)
+    assert family.row(attempt).ended_at is None  # nobody could write the end
+    hub_line.start()
+    row = family.row(attempt)
+    assert (row.end_reason, row.ended_by) == (EndReason.INTERRUPTED, "system")
+    with family.database.session() as session:
+        back = session.get(CampaignEntry, entry_id)
+        assert (back.state, back.claimed_by_id) == (EntryState.WAITING, None)
