@@ -124,8 +124,11 @@ def _parser() -> argparse.ArgumentParser:
         help="where recordings of calls go (default: data_dir/practice)",
     )
 
-    demo = commands.add_parser("demo", help="set up a sample school and show what the hub holds")
+    demo = commands.add_parser(
+        "demo", help="run the whole hub on a sample school, with the practice line as its trunk"
+    )
     demo.add_argument("--data", type=Path, metavar="DIR", help="keep the demo's data in DIR")
+    demo.add_argument("--port", type=int, default=8080, help="the panel's port (default 8080)")
     return parser
 
 
@@ -148,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from hub.demo import run_demo
 
-        return run_demo(args.data)
+        return run_demo(args.data, args.port)
     if args.command == "doctor":
         from hub.doctor import diagnose
 

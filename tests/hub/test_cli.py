@@ -2,7 +2,6 @@
 
 import os
 import pty
-import re
 import select
 import subprocess
 import sys
@@ -191,24 +190,6 @@ def test_debug_shows_the_traceback(cli, monkeypatch):
     result = cli("user", "disable", "nobody@school.example")
     assert "Traceback (most recent call last)" in result.err
     assert result.err.endswith("phonehub: error: There is no account for nobody@school.example.\n")
-
-
-def test_demo_sets_up_a_sample_school_and_keeps_it(tmp_path, capsys):
-    from hub.cli import main
-
-    assert main(["demo", "--data", str(tmp_path / "demo")]) == 0
-    first = capsys.readouterr().out
-    assert "Imported the sample school's MIS export:" in first
-    assert "admin@demo.example" in first
-    assert "••• " in first
-    families_numbers = set(re.findall(r"0\d{3,4} \d{3,4} ?\d*", school_csv()))
-    assert families_numbers
-    for number in families_numbers:
-        digits = number.replace(" ", "")
-        assert number not in first and digits not in first and digits[1:] not in first
-    assert main(["demo", "--data", str(tmp_path / "demo")]) == 0
-    second = capsys.readouterr().out
-    assert "Imported" not in second  # the kept data is reused, not imported twice
 
 
 def test_the_progress_bar_draws_only_on_a_terminal(tmp_path):

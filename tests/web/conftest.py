@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, sync_playwright
 
 from hub import users
 from hub.config import parse_config
@@ -22,6 +24,28 @@ from tests.line.conftest import (  # noqa: F401 (the browser flow uses the real 
 from web import create_app
 
 PASSWORD = "correct horse battery"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # screenshots, kept by CI
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def answers(url: str) -> bool:
+    """Whether a panel is answering at ``url``."""
+    try:
+        with urllib.request.urlopen(url + "/login", timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture

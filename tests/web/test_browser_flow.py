@@ -16,32 +16,20 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from hub.db import open_database
 from hub.models import AuditEvent, CallAttempt, CampaignEntry, Outcome, StaffUser, utcnow
 from tests.line.conftest import PHONEHUB, LineProcess, PracticeLineProcess, free_port, wait_until
+from tests.web.conftest import ARTIFACTS, answers
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 PASSWORD = "correct horse battery"
 EXPORT = (
     "UPN,Forename,Surname,Year,Form,Contact Name,Relationship,Mobile,Home\r\n"
     "A1,Zoë,O'Brien,3,3B,Siân O'Brien,Mother,07700 900123,01632 960001\r\n"
     "A2,Finn,O'Brien,6,6A,Siân O'Brien,Mother,07700 900123,01632 960001\r\n"
 )
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -55,22 +43,12 @@ def panel(hub_line: LineProcess) -> Iterator[str]:
                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(url), timeout=20, what="the panel")
+        wait_until(lambda: answers(url), timeout=20, what="the panel")
         yield url
     finally:
         process.terminate()
         process.wait(10)
         log.close()
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url + "/login", timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def _school_days_before(today: date, count: int) -> list[date]:

@@ -23,7 +23,7 @@
 
   const follow = async (attempt) => {
     panel.hidden = false;
-    card.querySelectorAll("button.call").forEach((b) => { b.disabled = true; });
+    card.querySelectorAll("button.call, button.practice").forEach((b) => { b.disabled = true; });
     for (;;) {
       const response = await fetch(`/desk/attempts/${attempt}`, { headers: { Accept: "application/json" } });
       const now = await response.json();
