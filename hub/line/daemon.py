@@ -26,6 +26,7 @@ from hub.line.attempts import AttemptWriter, recover_interrupted, register_hub
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
 from hub.line.line import Hangup, Line, Prompts
+from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
 from hub.line.service import LineService
 from hub.numbers import format_for_people
 from hub.speech import SpeechCache
@@ -106,6 +107,11 @@ def run_line(config: Config) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     notifier = Notifier()
+    flag = start_flag(config.hub.data_dir)
+    if flag.exists():
+        return _run_safe_mode(config, flag, stop, notifier)
+    flag.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    flag.write_text("started\n")
     with ExitStack() as parts:
         database = parts.enter_context(open_database(config.database.url))
         hub_id = register_hub(database, config.hub.name)
@@ -134,6 +140,7 @@ def run_line(config: Config) -> int:
 
         def ready() -> None:
             control.start()
+            flag.unlink(missing_ok=True)  # this start worked
             notifier.notify("READY=1")
             log.info("line ready on %s (%s)", config.sip.bind, config.sip.transport)
 
@@ -142,4 +149,25 @@ def run_line(config: Config) -> int:
         finally:
             notifier.notify("STOPPING=1")
     log.info("line stopped")
+    return 0
+
+
+def _run_safe_mode(config: Config, flag: Path, stop: threading.Event,
+                   notifier: Notifier) -> int:  # fmt: skip
+    """Serve status and blink the fault LED, without the SIP stack, until stopped."""
+    log.error("the last start of the line never finished; starting in safe mode")
+    with ExitStack() as parts:
+        lights = parts.enter_context(StatusLights(config.gpio.pins, config.gpio.pin_factory))
+        lights.show(registration=Registration.UNREGISTERED, line=LineState.IDLE,
+                    recording=False, fault=True)  # fmt: skip
+        service = SafeModeService(config.hub.name, lights.describe)
+        control = ControlServer(Path(config.line.control_socket), service, EventBus())  # type: ignore[arg-type]
+        parts.callback(control.close)
+        control.start()
+        # The next (re)start tries the full line again.
+        flag.unlink(missing_ok=True)
+        notifier.notify("READY=1")
+        notifier.notify(f"STATUS={ADVICE}")
+        while not stop.wait(1):
+            notifier.ping()
     return 0

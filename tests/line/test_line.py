@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.db import open_database
-from hub.exceptions import DialRefused
+from hub.exceptions import ControlError, DialRefused
 from hub.models import (
     AuditEvent,
     CallAttempt,
@@ -361,3 +361,18 @@ def test_a_daemon_killed_mid_call_closes_the_call_as_interrupted_on_restart(
     with family.database.session() as session:
         back = session.get(CampaignEntry, entry_id)
         assert (back.state, back.claimed_by_id) == (EntryState.WAITING, None)
+
+
+def test_a_start_that_never_finished_brings_the_line_up_in_safe_mode(make_line, kamailio):
+    line = make_line(kamailio)
+    (line.folder / "line.starting").write_text("started\n")  # the last start died
+    line.start(wait_for="safe_mode")
+    status = line.status()
+    assert "phonehub doctor" in status["fault"]
+    assert status["lights"] == {"green": "off", "amber": "off", "red": "blinking"}
+    with pytest.raises(ControlError, match="safe mode"):
+        line.client.request("test_call", number="07700 900123", **{"as": "it@school.example"})
+    assert kamailio.messages("REGISTER") == []  # no SIP at all in safe mode
+    line.stop()
+    line.start()  # the next restart tries the full line again
+    assert line.status()["registration"] == "registered"
