@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 
 # Debian packages the hub needs to run, and those only the tests need.
 APT_RUN  := python3 python3-venv python3-dev espeak-ng
-APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core openssl chromium
+APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core openssl chromium shellcheck
 
 .PHONY: demo test lint setup setup-test apt apt-test clean
 
