@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("line", help="run the line daemon (SIP, calls, LEDs) in the foreground")
-    commands.add_parser("web", help="serve the panel on [web] bind and port (waitress)")
+    commands.add_parser("web", help="serve the panel over HTTPS on [web] bind and port")
     commands.add_parser("doctor", help="check config, database, SIP, sound, GPIO, disk and clock")
     commands.add_parser(
         "maintenance", help="nightly: purge old numbers and recordings, back up, check the database"
@@ -201,14 +201,9 @@ def _maintenance(config: Config) -> int:
 
 
 def _web(config: Config) -> int:
-    import waitress
+    from web.serve import serve
 
-    from web import create_app
-
-    print(f"The panel is on http://{config.web.bind}:{config.web.port}/", flush=True)
-    waitress.serve(create_app({"PHONEHUB": config}), host=config.web.bind, port=config.web.port,
-                   threads=8, ident="School Phone Hub")  # fmt: skip
-    return 0
+    return serve(config)
 
 
 def _db(args: argparse.Namespace, config: Config) -> int:

@@ -462,6 +462,7 @@ class WebSection:
 
     bind: str = field(metadata=setting(Host()))
     port: int = field(metadata=setting(Integer(1, 65535)))
+    https: bool = field(metadata=setting(Boolean()))
     tls_cert: Path | None = field(metadata=setting(PathSetting(optional=True)))
     tls_key: Path | None = field(metadata=setting(PathSetting(optional=True)))
     session_idle_minutes: int = field(metadata=setting(Integer(5, 720)))
@@ -631,6 +632,9 @@ def _settle(values: dict[str, Any], base_dir: Path | None, problems: list[str]) 
     if sip.get("registrar") and sip.get("username") == "":
         problems.append("sip.username: must be set when sip.registrar is set")
 
+    # Passwords and families' details must never cross the school network in clear.
+    if web.get("https") is False and web.get("bind") not in (None, "127.0.0.1", "::1", "localhost"):
+        problems.append('web.https: may be false only when web.bind is "127.0.0.1"')
     for have, missing in (("tls_cert", "tls_key"), ("tls_key", "tls_cert")):
         if web.get(have) and missing in web and web[missing] is None:
             problems.append(f"web.{missing}: must be set when web.{have} is set")

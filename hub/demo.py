@@ -84,9 +84,11 @@ calling_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 [gpio]
 pin_factory = "mock"
 
+# This machine only, so plain HTTP spares the browser's certificate warning.
 [web]
 bind = "127.0.0.1"
 port = {web_port}
+https = false
 """
 
 

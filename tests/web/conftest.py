@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +40,11 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def answers(url: str) -> bool:
-    """Whether a panel is answering at ``url``."""
+def answers(url: str, cafile: Path | None = None) -> bool:
+    """Whether a panel is answering at ``url`` (over HTTPS, trusting ``cafile``)."""
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     try:
-        with urllib.request.urlopen(url + "/login", timeout=2):
+        with urllib.request.urlopen(url + "/login", timeout=2, context=context):
             return True
     except OSError:
         return False
