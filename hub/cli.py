@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     practice.add_argument("--no-answer", action="store_true", help="ring and never answer")
     practice.add_argument(
+        "--early-media",
+        action="store_true",
+        help="ring with audio before answering (a 183), as many networks do",
+    )
+    practice.add_argument(
         "--log",
         type=Path,
         metavar="FILE",

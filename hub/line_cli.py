@@ -101,6 +101,7 @@ def _practice_line(args: argparse.Namespace, config: Config) -> int:
             domain=args.domain,
             ring_s=args.ring,
             answer=not args.no_answer,
+            early_media=args.early_media,
             transport=args.transport,
         )
     )

@@ -128,6 +128,7 @@ class HubCall(pj.Call):
         self.finished = False
         self.recording_path: Path | None = None
         self.play_message = False
+        self.prompted = False  # the message or the recording notice has been started
         self.player: Player | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
         self.rx_packets = 0
@@ -397,6 +398,7 @@ class Line:
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and call.answered_at is None:
             call.answered_at = call.rx_changed = time.monotonic()
             events.append(self._call_event(call, "answered", sip_status=status))
+            self._answered_media(call)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
             end_reason, ended_by = call.hangup_as or _remote_ending(status, call.answered_at)
@@ -422,9 +424,21 @@ class Line:
         microphone, earpiece = self.stack.audio_device_media()
         media.startTransmit(earpiece)
         microphone.startTransmit(media)
-        if call.play_message and call.player is None:
+        self._answered_media(call)
+
+    def _answered_media(self, call: HubCall) -> None:
+        """Start the message or the recording notice, once the call has audio *and* an answer.
+
+        Many networks send audio before the answer (ringback in a 183): a notice
+        played then would reach nobody, and recording would start while ringing.
+        """
+        media = audio_media(call)
+        if media is None or call.answered_at is None or call.finished or call.prompted:
+            return
+        call.prompted = call.play_message or call.recording_path is not None
+        if call.play_message:
             self._play_message(call, media)
-        elif call.recording_path is not None and call.recorder is None and call.player is None:
+        elif call.recording_path is not None:
             # The parent hears the recording notice before anything is recorded.
             call.player = Player(self.prompts.recording_notice, lambda: None)
             call.player.on_end = lambda: self._start_recording(call)

@@ -53,6 +53,7 @@ class PracticeSettings:
     domain: str = ""
     ring_s: float = 2.0
     answer: bool = True
+    early_media: bool = False  # ring with audio (a 183), as many phone networks do
     transport: str = "udp"
 
 
@@ -131,7 +132,7 @@ class PracticeLine:
             "invite", call=self.count, message=prm.rdata.wholeMsg, source=prm.rdata.srcAddress
         )
         try:
-            call.answer(call_param(180))
+            call.answer(call_param(183 if self.settings.early_media else 180))
         except pj.Error as exc:
             log.warning("could not ring: %s", reason(exc))
 

@@ -376,3 +376,39 @@ def test_a_start_that_never_finished_brings_the_line_up_in_safe_mode(make_line, 
     line.stop()
     line.start()  # the next restart tries the full line again
     assert line.status()["registration"] == "registered"
+
+
+def test_prompts_wait_for_the_answer_when_the_network_rings_with_audio(
+    make_line, kamailio, tmp_path
+):
+    # It rings (with audio) for longer than the recording notice lasts.
+    early = PracticeLineProcess(tmp_path / "early", kamailio, "07700900128", "--early-media",
+                                "--ring", "9")  # fmt: skip
+    line = make_line(kamailio)
+    line.start()
+    try:
+        with open_database(line.database_url) as database:
+            rows = Family(database)
+            number = rows.number("+447700900128")
+            with database.session() as session:
+                campaign = Campaign(name="Recorded", purpose=Purpose.WELFARE, recording=True)
+                household_id = session.get(PhoneNumber, number).guardian.household_id
+                entry = CampaignEntry(campaign=campaign, household_id=household_id)
+                session.add_all([campaign, entry])
+                session.flush()
+                entry_id = entry.id
+            attempt = rows.attempt(number, entry_id=entry_id)
+            events = line.client.events()
+            next(events)
+            line.client.request("dial", attempt=attempt)
+            seen = []
+            for event in events:
+                seen.append((event.get("event"), event.get("state"), event.get("on")))
+                if event.get("event") == "recording" and event.get("on"):
+                    break
+            line.client.request("hangup")
+        # Early audio arrived while ringing, yet the notice and the recording waited.
+        assert seen.index(("call", "answered", None)) < seen.index(("recording", None, True))
+        assert wait_until(lambda: early.events("answered"))
+    finally:
+        early.stop()
