@@ -118,6 +118,7 @@ def _registration(config: Config) -> Check:
         "credentials_rejected": "credentials rejected: check [sip] username and password, "
         "then restart the line",
         "unregistered": "not registered: check [sip] registrar and the network to the trunk",
+        "safe_mode": status.get("fault") or "the line is in safe mode",
     }
     if state in fixes:
         return Check("registration", False, fixes[state])

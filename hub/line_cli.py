@@ -35,6 +35,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         shown = f"{call['state']} (attempt {call['attempt']})" if call else "none"
         print(f"call:         {shown}")
         print(f"recording:    {'yes' if status.get('recording') else 'no'}")
+        if status.get("fault"):
+            print(f"fault:        {status['fault']}")
         return 0
     return _test_call(client, args.number, args.as_email)
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub import audit
 from hub.config import Config
@@ -64,7 +65,11 @@ def purge_numbers(database: Database, *, days: int, now: datetime) -> int:
         func.coalesce(last_entry, Household.created_at) < cutoff,
     )
     with database.session() as session:
-        numbers = select(PhoneNumber.id).join(Guardian).where(Guardian.household_id.in_(stale))
+        numbers = (
+            select(PhoneNumber.id)
+            .join(Guardian)
+            .where(Guardian.household_id.in_(stale), PhoneNumber.created_at < cutoff)
+        )
         ids = list(session.scalars(numbers))
         if ids:
             session.execute(delete(PhoneNumber).where(PhoneNumber.id.in_(ids)))
@@ -132,8 +137,11 @@ def integrity_check(database: Database) -> list[str]:
     """SQLite's own check of every page and index; an empty list means healthy."""
     if _sqlite_path(database) is None:
         return []
-    with database.engine.connect() as connection:
-        rows = [str(row[0]) for row in connection.exec_driver_sql("PRAGMA integrity_check")]
+    try:
+        with database.engine.connect() as connection:
+            rows = [str(row[0]) for row in connection.exec_driver_sql("PRAGMA integrity_check")]
+    except SQLAlchemyError as exc:  # damage bad enough that SQLite won't even check
+        return [str(getattr(exc, "orig", exc))]
     return [] if rows == ["ok"] else rows
 
 

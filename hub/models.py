@@ -246,6 +246,8 @@ class PhoneNumber(Base):
     e164: Mapped[str] = mapped_column(String(20), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Retention counts from here, so a number an import brings back gets its full time.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     guardian: Mapped[Guardian] = relationship(back_populates="numbers")
 

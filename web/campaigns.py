@@ -150,6 +150,19 @@ def note(campaign_id: int, entry_id: int) -> BaseResponse:
     return redirect(url_for("campaigns.show", campaign_id=campaign.id) + f"#entry-{entry.id}")
 
 
+@bp.route("/<int:campaign_id>/close", methods=["POST"])
+@roles(Role.ADMIN, Role.DSL)
+def close(campaign_id: int) -> BaseResponse:
+    """Finish a campaign: nobody is offered its households, and retention can apply."""
+    campaign = _campaign(campaign_id)
+    if campaign.closed_at is None:
+        campaign.closed_at = utcnow()
+        audit.record(db(), "campaign.closed", actor=_user(), target_type="campaign",
+                     target_id=campaign.id)  # fmt: skip
+        flash(f"{campaign.name} is closed.", "info")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
 @bp.route("/<int:campaign_id>/households", methods=["POST"])
 @roles(Role.ADMIN, Role.DSL)
 def add(campaign_id: int) -> BaseResponse:

@@ -8,13 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.config import parse_config
 from hub.db import open_database
 from hub.exceptions import DatabaseError
 from hub.maintenance import backup, run_maintenance
-from hub.models import Campaign, CampaignEntry, PhoneNumber, Purpose, utcnow
+from hub.models import Campaign, CampaignEntry, Household, PhoneNumber, Purpose, utcnow
 from hub.people import import_file
 
 EXPORT = (
@@ -109,3 +109,14 @@ def test_a_damaged_database_is_reported_in_one_sentence(hub, tmp_path):
     ):
         run_maintenance(config, damaged, now=utcnow())
     assert "restore the newest backup" in str(failed.value)
+
+
+def test_numbers_an_import_brings_back_get_their_full_time(hub):
+    config, database, _ = hub
+    with database.session() as session:  # families on the hub for months, never called
+        session.execute(update(Household).values(created_at=utcnow() - timedelta(days=90)))
+    # Their numbers came (back) with today's import: they keep them for number_days.
+    report = run_maintenance(config, database, now=utcnow())
+    assert "numbers purged: 0" in report.lines
+    report = run_maintenance(config, database, now=utcnow() + timedelta(days=31))
+    assert "numbers purged: 2" in report.lines

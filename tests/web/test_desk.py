@@ -146,3 +146,15 @@ def test_a_positive_call_shows_the_caller_what_the_pupil_did(app, accounts):
                      "csrf_token": csrf_token(admin, f"/campaigns/{campaign}")})  # fmt: skip
     card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
     assert "Zoë read her &lt;b&gt;poem&lt;/b&gt; to the whole school." in card
+
+
+def test_a_closed_campaign_offers_nobody(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    page = admin.post(f"/campaigns/{campaign}/close",
+                      data={"csrf_token": csrf_token(admin, f"/campaigns/{campaign}")},
+                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    assert "is closed" in page
+    assert "Autumn welfare" not in staff.get("/desk/").get_data(as_text=True)

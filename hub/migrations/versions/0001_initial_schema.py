@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 08:05:11.482984
+Create Date: 2026-11-23 08:42:20.264958
 """
 
 from collections.abc import Sequence
@@ -344,6 +344,7 @@ def upgrade() -> None:
         sa.Column("e164", sa.String(length=20), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("do_not_contact", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["guardian_id"],
             ["guardians.id"],
