@@ -22,7 +22,18 @@ from sqlalchemy import select
 
 from hub.control_client import ControlClient
 from hub.db import Database, open_database
-from hub.models import CallAttempt, Guardian, Household, PhoneNumber, Role, StaffUser
+from hub.models import (
+    CallAttempt,
+    Campaign,
+    CampaignEntry,
+    EntryState,
+    Guardian,
+    Household,
+    PhoneNumber,
+    Purpose,
+    Role,
+    StaffUser,
+)
 from hub.users import hash_password
 from tests.kamailio import Kamailio
 from tests.kamailio import free_port as _free_port
@@ -235,6 +246,19 @@ class Family:
             session.add_all([household, guardian, number])
             session.flush()
             return number.id
+
+    def entry(self, number_id: int, *, recording: bool = False,
+              state: EntryState = EntryState.WAITING) -> int:  # fmt: skip
+        """The number's household in a new welfare campaign; the entry's id."""
+        with self.database.session() as session:
+            campaign = Campaign(name="Welfare", purpose=Purpose.WELFARE, recording=recording)
+            number = session.get(PhoneNumber, number_id)
+            assert number is not None
+            entry = CampaignEntry(campaign=campaign, household_id=number.guardian.household_id,
+                                  state=state)  # fmt: skip
+            session.add_all([campaign, entry])
+            session.flush()
+            return entry.id
 
     def attempt(self, number_id: int, **values: Any) -> int:
         """A call attempt by the member of staff, as the call desk creates it."""

@@ -19,12 +19,9 @@ from hub.exceptions import ControlError, DialRefused
 from hub.models import (
     AuditEvent,
     CallAttempt,
-    Campaign,
     CampaignEntry,
     EndReason,
     EntryState,
-    PhoneNumber,
-    Purpose,
     utcnow,
 )
 from tests.baresip import Baresip
@@ -202,14 +199,7 @@ def test_an_inbound_call_is_refused(hub_line: LineProcess):
 
 def test_a_recorded_campaign_plays_the_notice_then_records(hub_line, practice_line, family):
     number = family.number("+447700900123")
-    with family.database.session() as session:
-        campaign = Campaign(name="Recorded welfare", purpose=Purpose.WELFARE, recording=True)
-        household_id = session.get(PhoneNumber, number).guardian.household_id
-        entry = CampaignEntry(campaign=campaign, household_id=household_id)
-        session.add_all([campaign, entry])
-        session.flush()
-        entry_id = entry.id
-    attempt = family.attempt(number, entry_id=entry_id)
+    attempt = family.attempt(number, entry_id=family.entry(number, recording=True))
     events = hub_line.client.events()
     next(events)
     hub_line.client.request("dial", attempt=attempt)
@@ -341,15 +331,7 @@ def test_a_daemon_killed_mid_call_closes_the_call_as_interrupted_on_restart(
     hub_line: LineProcess, practice_line, family: Family
 ):
     number = family.number("+447700900123")
-    with family.database.session() as session:
-        campaign = Campaign(name="Welfare", purpose=Purpose.WELFARE)
-        household_id = session.get(PhoneNumber, number).guardian.household_id
-        entry = CampaignEntry(
-            campaign=campaign, household_id=household_id, state=EntryState.CLAIMED
-        )
-        session.add_all([campaign, entry])
-        session.flush()
-        entry_id = entry.id
+    entry_id = family.entry(number, state=EntryState.CLAIMED)
     attempt = family.attempt(number, entry_id=entry_id)
     hub_line.client.request("dial", attempt=attempt)
     wait_until(lambda: family.row(attempt).answered_at, what="an answer")
@@ -394,14 +376,7 @@ def test_prompts_wait_for_the_answer_when_the_network_rings_with_audio(
         with open_database(line.database_url) as database:
             rows = Family(database)
             number = rows.number("+447700900128")
-            with database.session() as session:
-                campaign = Campaign(name="Recorded", purpose=Purpose.WELFARE, recording=True)
-                household_id = session.get(PhoneNumber, number).guardian.household_id
-                entry = CampaignEntry(campaign=campaign, household_id=household_id)
-                session.add_all([campaign, entry])
-                session.flush()
-                entry_id = entry.id
-            attempt = rows.attempt(number, entry_id=entry_id)
+            attempt = rows.attempt(number, entry_id=rows.entry(number, recording=True))
             events = line.client.events()
             next(events)
             line.client.request("dial", attempt=attempt)
