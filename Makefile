@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 APT_RUN  := python3 python3-venv python3-dev espeak-ng
 APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core openssl chromium shellcheck
 
-.PHONY: demo test lint setup setup-test apt apt-test clean
+.PHONY: demo test bench lint setup setup-test apt apt-test clean
 
 demo: setup
 	$(BIN)/phonehub demo
@@ -18,6 +18,10 @@ test: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Measures speed and memory (bench/README.md); writes bench/results.md and .json.
+bench: setup-test
+	$(BIN)/python -m bench
 
 lint: setup-test
 	$(BIN)/ruff check .
