@@ -7,6 +7,7 @@ a hub updated in place never runs new code on an old schema.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from hub.exceptions import DatabaseError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
+MIGRATION_LOCK_KEY = 0x50484D47  # "PHMG": PostgreSQL advisory lock held while migrating
 
 # Applied to every SQLite connection. WAL lets the panel read while the line
 # writes; FULL sync because a lost call record is worse than a slower write;
@@ -89,12 +91,42 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One migrating process at a time per database, across every hub.
+
+    After a power cut all the hubs sharing a database (and each hub's line and
+    panel) start together, and every one of them migrates first; without this
+    they race to create the same tables and all but one fail.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                connection.commit()
+        return
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or database in ("", ":memory:"):
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every migration the database hasn't had yet."""
     # A fresh SQLite file holds family data: readable by the hub's user only.
     old_umask = os.umask(0o077)
     try:
-        command.upgrade(_alembic_config(engine), "head")
+        with _migration_lock(engine):
+            command.upgrade(_alembic_config(engine), "head")
     except SQLAlchemyError as exc:
         raise DatabaseError(f"Could not migrate the database: {_reason(exc)}.") from exc
     finally:

@@ -1,6 +1,10 @@
 """The database: SQLite settings, migrations matching the models, the audit log."""
 
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -87,3 +91,29 @@ def test_the_audit_log_is_append_only(database):
 def test_the_audit_log_refuses_anything_like_a_phone_number(database, value):
     with database.session() as session, pytest.raises(ValueError, match="phone number"):
         audit.record(session, "household.viewed", actor="cli", detail={"note": value})
+
+
+def test_hubs_starting_together_migrate_a_new_database_once(database):
+    # After a power cut every hub (and each hub's line and panel) starts at once,
+    # and each brings the shared database to the newest migration first.
+    url = database.engine.url.render_as_string(hide_password=False)
+    database.engine.dispose()
+    if url.startswith("sqlite"):
+        Path(database.engine.url.database).unlink()
+    else:
+        with database.engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    start = time.time() + 3  # past every child's imports, so they really race
+    script = (
+        "import sys, time; from hub.db import open_database\n"
+        "time.sleep(max(0, float(sys.argv[2]) - time.time()))\n"
+        "open_database(sys.argv[1]).close()\n"
+    )
+    children = [
+        subprocess.Popen([sys.executable, "-c", script, url, str(start)], stderr=subprocess.PIPE,
+                         text=True)
+        for _ in range(6)
+    ]  # fmt: skip
+    errors = [child.communicate(timeout=60)[1] for child in children]
+    assert [child.returncode for child in children] == [0] * 6, "\n".join(errors)
+    assert current_revision(database.engine) == head_revision()
