@@ -8,6 +8,7 @@ Benchmarks measure; nothing here passes or fails a build.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -105,14 +106,29 @@ def machine() -> dict[str, Any]:
 
 
 def load(path: Path) -> dict[str, Any]:
-    if not path.exists():
+    """A results file, or an empty one if there is none (or it is unreadable)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
         return {"machine": {}, "figures": {}}
-    return json.loads(path.read_text())
 
 
 def save(figures: list[Figure], *, suites: list[str], path: Path = RESULTS_JSON) -> dict[str, Any]:
-    """Merge fresh figures into ``path`` (other suites' figures are kept)."""
-    results = load(path)
+    """Merge fresh figures into ``path`` (other suites' figures are kept).
+
+    Suites may run side by side, so the read-merge-write holds a lock and the new
+    file replaces the old in one rename.
+    """
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = _merge(load(path), figures, suites)
+        fresh = path.with_suffix(".tmp")
+        fresh.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        fresh.replace(path)
+    return results
+
+
+def _merge(results: dict[str, Any], figures: list[Figure], suites: list[str]) -> dict[str, Any]:
     stale = [key for key in results["figures"] if key.split(".", 1)[0] in suites]
     for key in stale:
         del results["figures"][key]
@@ -122,7 +138,6 @@ def save(figures: list[Figure], *, suites: list[str], path: Path = RESULTS_JSON)
     results.setdefault("suites", {})
     for suite in suites:
         results["suites"][suite] = results["machine"]["when"]
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return results
 
 
