@@ -12,9 +12,12 @@ Privacy header. Nothing about the member of staff is in any SIP message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +56,12 @@ KEEPALIVE_DEADLINE_S = 3.0  # no answer by then: the registrar is unreachable
 SHUTDOWN_WAIT_S = 4.0
 REGISTRATION_EXPIRES_S = 300
 CREDENTIAL_CODES = (401, 403, 407)
+# Python's 5 ms default lets a database thread keep the GIL that long while a call is
+# set up, and every pjsua2 callback on the SIP thread needs it (the ACK waits).
+SWITCH_INTERVAL_S = 0.0005
+# A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
+# (sip_transport_udp.c ignores anything of 32 bytes or fewer).
+WAKE = b"\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -173,11 +182,14 @@ class Line:
         self._deleting: list[tuple[int | None, Path]] = []
         self._saved: list[tuple[int | None, Path]] = []
         self._releasing: list[object] = []
+        self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
+        self._lights_due = False  # the LEDs are behind the status until the poll returns
         self._registration = Registration.UNREGISTERED
         self._keepalive_sent: float | None = None
         self._keepalive_next = 0.0
         self._reachable = True
         self._stopping = False
+        self._waker: socket.socket | None = None
         sip = config.sip
         school_user = format_for_trunk(config.school.number, sip.dial_format)
         self.domain = sip.effective_domain
@@ -191,6 +203,7 @@ class Line:
         if self._stopping:
             raise LineError("The line is shutting down.")
         self.commands.put(command)
+        self._wake()
         try:
             command.done.result(timeout)
         except TimeoutError:
@@ -200,6 +213,13 @@ class Line:
         """Registration and call state as the SIP thread last saw them."""
         with self._lock:
             return dict(self._status)
+
+    def _wake(self) -> None:
+        """Cut the SIP thread's poll short, so a command waits microseconds, not POLL_MS."""
+        waker = self._waker
+        if waker is not None:
+            with contextlib.suppress(OSError):
+                waker.send(WAKE)
 
     # --- the SIP thread ---------------------------------------------
 
@@ -219,7 +239,9 @@ class Line:
             )
         )
         try:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
             self._create_account()
+            self._waker = self._make_waker()
             on_ready()
             while not stop.is_set():
                 self.stack.poll(POLL_MS)
@@ -227,6 +249,30 @@ class Line:
                 on_turn()
         finally:
             self._shutdown()
+
+    def _make_waker(self) -> socket.socket | None:
+        """A UDP socket aimed at our own SIP transport, for ``_wake`` (None on TCP and TLS)."""
+        assert self.stack is not None
+        settings = self.stack.settings
+        if settings.transport != "udp":
+            return None  # no datagram wakes a stream transport; commands wait up to POLL_MS
+        local = self.stack.endpoint.transportGetInfo(self.stack.transport_id).localName
+        port = int(local.rsplit(":", 1)[1])
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.bind_host, settings.bind_host)
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+            waker = socket.socket(*found[:3])
+        except OSError as exc:
+            log.warning("commands will wait for the SIP loop's next turn: %s", exc)
+            return None
+        try:
+            waker.setblocking(False)
+            waker.connect(found[4])
+        except OSError as exc:
+            waker.close()
+            log.warning("commands will wait for the SIP loop's next turn: %s", exc)
+            return None
+        return waker
 
     def _create_account(self) -> None:
         assert self.stack is not None
@@ -257,12 +303,30 @@ class Line:
         if not sip.registrar:
             self._set_registration(Registration.NOT_NEEDED, 0)
 
+    def _publish(self, event: dict[str, Any]) -> None:
+        """Publish ``event`` once the current poll (or, from ``_turn``, the next one) returns.
+
+        Each event wakes the threads that write it to the database. Held back, they
+        start after pjsip has handled what else had arrived (the 200 OK behind a 180,
+        the 407 after an INVITE), so a call is set up without them competing for the
+        CPU and the GIL. Their order is kept, and the status is never behind them.
+        """
+        self._outbox.append(event)
+
+    def _flush_events(self) -> None:
+        if self._lights_due:
+            self._show()  # the LEDs first, so whoever hears an event sees them agree
+        outbox, self._outbox = self._outbox, []
+        for event in outbox:
+            self.events.publish(event)
+
     def _turn(self) -> None:
         """Work that may not happen inside a pjsua2 callback, once per loop."""
+        self._flush_events()
         # What the last turn let go of is deleted now, outside any callback; a
         # recorder writes its WAV header when deleted and the loop turns again.
         for attempt_id, path in self._saved:
-            self.events.publish({"event": "recording", "attempt": attempt_id, "on": False,
+            self._publish({"event": "recording", "attempt": attempt_id, "on": False,
                                  "saved": str(path)})  # fmt: skip
         self._saved, self._deleting = self._deleting, []
         self._releasing.clear()
@@ -327,13 +391,14 @@ class Line:
         try:
             call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
         except pj.Error as exc:
-            self.events.publish(
+            self._publish(
                 self._call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system")
             )
             raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
         self.call = call
-        self._show()
-        self.events.publish(self._call_event(call, "dialling"))
+        # Starting the amber blink takes a thread; the 407 and its INVITE go first.
+        self._show(lights=False)
+        self._publish(self._call_event(call, "dialling"))
 
     def _leave_voicemail(self) -> None:
         call = self.call
@@ -349,7 +414,7 @@ class Line:
         call.player = Player(self.prompts.voicemail, lambda: None)
         call.player.startTransmit(media)
         call.player.on_end = lambda: self._hang_up(call, EndReason.COMPLETED, "hub")
-        self.events.publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing"})
+        self._publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing"})
 
     def _stop_player(self, call: HubCall) -> None:
         if call.player is not None:
@@ -414,7 +479,7 @@ class Line:
                 self.call = None
         self._show()
         for event in events:
-            self.events.publish(event)
+            self._publish(event)
 
     def _on_call_media(self, call: HubCall) -> None:
         assert self.stack is not None
@@ -432,8 +497,10 @@ class Line:
         Many networks send audio before the answer (ringback in a 183): a notice
         played then would reach nobody, and recording would start while ringing.
         """
+        if call.answered_at is None or call.finished or call.prompted:
+            return  # before the media lookup: this runs before the ACK is sent
         media = audio_media(call)
-        if media is None or call.answered_at is None or call.finished or call.prompted:
+        if media is None:
             return
         call.prompted = call.play_message or call.recording_path is not None
         if call.play_message:
@@ -457,7 +524,7 @@ class Line:
         self.stack.audio_device_media()[0].startTransmit(recorder)
         call.recorder = recorder
         self._show()  # the LEDs and status first, so whoever hears the event sees them
-        self.events.publish({"event": "recording", "attempt": call.attempt_id, "on": True})
+        self._publish({"event": "recording", "attempt": call.attempt_id, "on": True})
 
     def _refuse_inbound(self, call_id: int) -> None:
         # The hub only calls out. The call is declined on the next loop turn:
@@ -473,7 +540,7 @@ class Line:
             call.hangup(call_param(603))
         except pj.Error as exc:
             log.warning("could not decline an inbound call: %s", reason(exc))
-        self.events.publish({"event": "inbound_refused"})
+        self._publish({"event": "inbound_refused"})
 
     def _on_registration(self, code: int, expiration: int) -> None:
         if code // 100 == 2 and expiration > 0:
@@ -548,9 +615,7 @@ class Line:
         self._registration = registration
         if changed:
             log.info("registration: %s (%s)", registration.value, code)
-            self.events.publish(
-                {"event": "registration", "state": registration.value, "code": code}
-            )
+            self._publish({"event": "registration", "state": registration.value, "code": code})
         self._show()
 
     def _call_event(
@@ -574,7 +639,8 @@ class Line:
             event["ended_by"] = ended_by
         return event
 
-    def _show(self) -> None:
+    def _show(self, *, lights: bool = True) -> None:
+        """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
         call = self.call
         if call is None:
             line_state = LineState.IDLE
@@ -592,7 +658,8 @@ class Line:
         }
         with self._lock:
             self._status = snapshot
-        if self.on_change is not None:
+        self._lights_due = not lights
+        if lights and self.on_change is not None:
             self.on_change(
                 {"registration": self._registration, "line": line_state, "recording": recording}
             )
@@ -605,6 +672,9 @@ class Line:
         if stack is None:
             return
         self._stopping = True
+        waker, self._waker = self._waker, None
+        if waker is not None:
+            waker.close()
         while not self.commands.empty():
             self.commands.get_nowait().done.set_exception(LineError("The line is shutting down."))
         try:
@@ -625,6 +695,7 @@ class Line:
                 self.account = None
             stack.poll(50)
         finally:
+            self._flush_events()
             self._retired.clear()
             self._releasing.clear()
             self.call = None
@@ -636,6 +707,7 @@ class Line:
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         while not done() and time.monotonic() < deadline:
             stack.poll(POLL_MS)
+            self._flush_events()
 
     def _turn_until_released(self, stack: SipStack) -> None:
         for _ in range(3):
