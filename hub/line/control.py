@@ -1,7 +1,9 @@
 """The control socket: a Unix socket speaking JSON lines (docs/control-protocol.md).
 
 Each connection is served on a thread of its own and goes through LineService,
-which hands the SIP work to the SIP thread; nothing here touches pjsua2.
+which hands the SIP work to the SIP thread; nothing here touches pjsua2. Threads
+are kept for the next connection rather than started for each one: starting one
+costs a request up to a millisecond or two on a busy Pi, and a dial waits for it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import socket
 import socketserver
 import threading
@@ -75,6 +78,11 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.service = service
         self.events = events
         self.stopping = threading.Event()
+        # Connections for the handler threads; None tells one to finish.
+        self._connections: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._workers_lock = threading.Lock()
+        self._idle = 0  # handler threads waiting for a connection, none of them promised
+        self._workers = 0
         _claim(path)
         old_umask = os.umask(0o117)  # the socket is born 0660: the hub's user and group
         try:
@@ -86,6 +94,24 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def start(self) -> None:
         """Serve on a background thread."""
         self.thread.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to a waiting handler thread, starting one if none waits."""
+        with self._workers_lock:
+            waiting = self._idle > 0
+            if waiting:
+                self._idle -= 1  # promised to this connection
+            else:
+                self._workers += 1
+        if not waiting:
+            threading.Thread(target=self._work, name="control", daemon=True).start()
+        self._connections.put((request, client_address))
+
+    def _work(self) -> None:
+        while (connection := self._connections.get()) is not None:
+            self.process_request_thread(*connection)
+            with self._workers_lock:
+                self._idle += 1
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         """The reply to one request."""
@@ -125,6 +151,10 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             self.shutdown()
         self.server_close()
         self.path.unlink(missing_ok=True)
+        with self._workers_lock:
+            workers = self._workers
+        for _ in range(workers):
+            self._connections.put(None)
 
 
 def _claim(path: Path) -> None:
