@@ -26,6 +26,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -363,12 +364,16 @@ class CallAttempt(Base):
     """One dial: who made it, from which hub, to which number, and how it ended."""
 
     __tablename__ = "call_attempts"
-    # The dial guard's rate limits count by staff, hub and number over time.
+    # The dial guard's rate limits count by staff, hub and number over time;
+    # every desk page looks for the member of staff's last call still without an
+    # outcome (a partial index: it holds those few calls only).
     __table_args__ = (
         Index("ix_call_attempts_household_time", "household_id", "requested_at"),
         Index("ix_call_attempts_staff_time", "staff_id", "requested_at"),
         Index("ix_call_attempts_hub_time", "hub_id", "requested_at"),
-    )
+        Index("ix_call_attempts_staff_no_outcome", "staff_id", "id",
+              sqlite_where=text("outcome IS NULL"), postgresql_where=text("outcome IS NULL")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int | None] = mapped_column(
