@@ -551,8 +551,18 @@ def mark_handled(
 def history(session: Session, household: Household, *, viewer: StaffUser) -> list[Contact]:
     """Earlier calls to ``household``, newest first; safeguarding notes for the DSL only."""
     dsl = viewer.role == Role.DSL
+    # Columns, not CallAttempt objects: a year of calls is dozens of rows a page.
     query = (
-        select(CallAttempt, Campaign.name, Campaign.dsl_only, StaffUser.name)
+        select(
+            CallAttempt.id,
+            CallAttempt.requested_at,
+            CallAttempt.outcome,
+            CallAttempt.end_reason,
+            CallAttempt.notes,
+            Campaign.name,
+            Campaign.dsl_only,
+            StaffUser.name,
+        )
         .outerjoin(CampaignEntry, CallAttempt.entry_id == CampaignEntry.id)
         .outerjoin(Campaign, CampaignEntry.campaign_id == Campaign.id)
         .outerjoin(StaffUser, CallAttempt.staff_id == StaffUser.id)
@@ -573,20 +583,20 @@ def history(session: Session, household: Household, *, viewer: StaffUser) -> lis
         ):
             concern_notes.setdefault(attempt_id, []).append(note)
     contacts = []
-    for attempt, campaign, dsl_only, staff_name in rows:
+    for attempt_id, at, outcome, end_reason, call_notes, campaign, dsl_only, staff_name in rows:
         # The vulnerable-children queue, calls and all, is the DSL's alone.
         if dsl_only and not dsl:
             continue
-        notes = "\n".join(filter(None, [attempt.notes, *concern_notes.get(attempt.id, [])]))
+        notes = "\n".join(filter(None, [call_notes, *concern_notes.get(attempt_id, [])]))
         contacts.append(
             Contact(
-                at=attempt.requested_at,
+                at=at,
                 campaign=campaign or "",
                 staff=staff_name or "",
-                outcome=attempt.outcome,
-                end_reason=attempt.end_reason,
+                outcome=outcome,
+                end_reason=end_reason,
                 notes=_short(notes),
-                concern=attempt.outcome == Outcome.CONCERN,
+                concern=outcome == Outcome.CONCERN,
             )
         )
     return contacts

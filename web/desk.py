@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import queues
@@ -24,6 +25,8 @@ from hub.models import (
     CampaignEntry,
     EndReason,
     EntryState,
+    Guardian,
+    Household,
     Outcome,
     PhoneNumber,
     Role,
@@ -124,12 +127,13 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
             return redirect(url_for("desk.index"))
         if entry is None:
             return render_template("desk_empty.html", campaign=campaign)
+    family = _family(entry)
     return render_template(
         "desk.html",
         campaign=campaign,
         entry=entry,
-        people=_people(entry),
-        history=queues.history(db(), entry.household, viewer=user),
+        people=_people(family),
+        history=queues.history(db(), family, viewer=user),
         attempt=pending,
         practice=bool(current_app.config["PHONEHUB"].line.practice_number),
         outcomes=OUTCOMES,
@@ -137,10 +141,29 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
     )
 
 
-def _people(entry: CampaignEntry) -> list[dict[str, Any]]:
+def _family(entry: CampaignEntry) -> Household:
+    """The card's household with its pupils, guardians, numbers and relationships.
+
+    One query (a family is a few rows each); loaded one by one as the page read
+    them, they took two queries a guardian.
+    """
+    household = db().scalar(
+        select(Household)
+        .where(Household.id == entry.household_id)
+        .options(
+            joinedload(Household.pupils),
+            joinedload(Household.guardians).joinedload(Guardian.numbers),
+            joinedload(Household.guardians).joinedload(Guardian.contacts),
+        )
+    )
+    assert household is not None  # the entry's foreign key holds it
+    return household
+
+
+def _people(household: Household) -> list[dict[str, Any]]:
     """The guardians as staff see them: name, relationship, masked numbers."""
     people = []
-    for guardian in entry.household.guardians:
+    for guardian in household.guardians:
         relationship = next((c.relationship_ for c in guardian.contacts if c.relationship_), "")
         numbers = [
             {"id": n.id, "shown": mask(n.e164, n.label)}
@@ -162,26 +185,33 @@ def call() -> tuple[dict[str, Any], int]:
     user = _user()
     payload = request.get_json(silent=True) or {}
     entry = db().get(CampaignEntry, int(payload.get("entry", 0)))
-    number = db().get(PhoneNumber, int(payload.get("number", 0)))
-    if entry is None or number is None or entry.claimed_by_id != user.id:
+    number_id = int(payload.get("number", 0))
+    # Whose number it is, in one query rather than loading the number, then its contact:
+    # the member of staff is waiting for the phone to ring.
+    household_id = db().scalar(
+        select(Guardian.household_id).join(PhoneNumber).where(PhoneNumber.id == number_id)
+    )
+    if entry is None or household_id is None or entry.claimed_by_id != user.id:
         return {"error": "That household is not on your card any more; reload the page."}, 409
-    if number.guardian.household_id != entry.household_id:
+    if household_id != entry.household_id:
         return {"error": "That number is not this household's."}, 409
     pending = _pending(user)
     if pending is not None and pending.end_reason is None and pending.ended_at is None:
         return {"error": "You are already in a call."}, 409
     attempt = CallAttempt(staff_id=user.id, entry_id=entry.id, household_id=entry.household_id,
-                          phone_number_id=number.id)  # fmt: skip
+                          phone_number_id=number_id)  # fmt: skip
     db().add(attempt)
+    db().flush()
+    attempt_id = attempt.id  # read now: after the commit it would be read back from the database
     db().commit()  # the line daemon reads the attempt from the database
     try:
-        _line().request("dial", attempt=attempt.id)
+        _line().request("dial", attempt=attempt_id)
     except DialRefused as exc:
-        return {"error": str(exc), "attempt": attempt.id}, 409
+        return {"error": str(exc), "attempt": attempt_id}, 409
     except ControlError as exc:
-        _close_failed(attempt.id)
+        _close_failed(attempt_id)
         return {"error": str(exc)}, 503
-    return {"attempt": attempt.id}, 200
+    return {"attempt": attempt_id}, 200
 
 
 def _close_failed(attempt_id: int) -> None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -54,18 +54,24 @@ def index() -> str:
         like = f"%{query_text}%"
         pupils = select(Pupil.household_id).where(
             or_(
-                Pupil.forename.ilike(like),
-                Pupil.surname.ilike(like),
+                _ilike(Pupil.forename, like),
+                _ilike(Pupil.surname, like),
                 Pupil.mis_id == query_text,
-                Pupil.form.ilike(query_text),
+                _ilike(Pupil.form, query_text),
             )
         )
-        guardians = select(Guardian.household_id).where(Guardian.name.ilike(like))
+        guardians = select(Guardian.household_id).where(_ilike(Guardian.name, like))
         query = query.where(or_(Household.id.in_(pupils), Household.id.in_(guardians)))
     page = max(request.args.get("page", 1, type=int), 1)
     households = db().scalars(query.limit(PAGE).offset((page - 1) * PAGE)).all()
     return render_template("people.html", households=households, q=query_text, page=page,
                            more=len(households) == PAGE)  # fmt: skip
+
+
+def _ilike(column: ColumnElement[str], pattern: str) -> ColumnElement[bool]:
+    """``column ILIKE pattern``, as lower() LIKE lower(): what PostgreSQL's ILIKE does
+    anyway, but it lowers the pattern again for every row, doubling a search's time."""
+    return func.lower(column).like(func.lower(pattern))
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -27,7 +27,8 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from hub.models import Role, StaffUser, WebSession, utcnow
 from web import db as request_db
@@ -87,10 +88,11 @@ def _session_record() -> WebSession | None:
     token = session.get("token")
     if not token:
         return None
+    # The member of staff comes in the same query: every page needs them.
     return db().scalar(
-        select(WebSession).where(
-            WebSession.token_hash == token_hash(token), WebSession.ended_at.is_(None)
-        )
+        select(WebSession)
+        .where(WebSession.token_hash == token_hash(token), WebSession.ended_at.is_(None))
+        .options(joinedload(WebSession.staff))
     )
 
 
@@ -115,7 +117,13 @@ def current_user() -> StaffUser | None:
 
 
 def _has_users() -> bool:
-    return (db().scalar(select(func.count()).select_from(StaffUser)) or 0) > 0
+    # Accounts are disabled, never deleted, so once there is one there always is:
+    # remembered, rather than counted on every request.
+    if current_app.extensions.get("phonehub.has_users"):
+        return True
+    found = db().scalar(select(StaffUser.id).limit(1)) is not None
+    current_app.extensions["phonehub.has_users"] = found
+    return found
 
 
 def _enforce() -> Any:
