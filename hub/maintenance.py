@@ -32,6 +32,7 @@ from hub.models import (
     Household,
     PhoneNumber,
 )
+from hub.queues import ABANDONED_CLAIM, release_stale_claims
 
 BACKUPS_KEPT = 7
 
@@ -161,6 +162,10 @@ def run_maintenance(config: Config, database: Database, *, now: datetime) -> Rep
     recordings = purge_recordings(database, data / "recordings",
                                   days=config.retention.recording_days, now=now)  # fmt: skip
     report.add(f"recordings purged: {recordings}")
+    with database.session() as session:
+        released = release_stale_claims(session, older_than=ABANDONED_CLAIM, now=now,
+                                        zone=config.dialplan.zone)  # fmt: skip
+    report.add(f"abandoned claims given back to their queues: {released}")
     scrub_wal(database)
     if _sqlite_path(database) is not None:
         report.add(f"backup: {backup(database, data / 'backups', now=now)}")

@@ -330,6 +330,11 @@ def claim_next(
     return entry
 
 
+# A family claimed but untouched this long (no card shown, no call) goes back to the
+# queue: long enough for a long welfare call, short enough to be called today.
+ABANDONED_CLAIM = timedelta(hours=1)
+
+
 def release_stale_claims(
     session: Session, *, older_than: timedelta, now: datetime, zone: ZoneInfo = SCHOOL_ZONE
 ) -> int:

@@ -8,6 +8,7 @@ the page can follow it from any hub. An outcome is required before the next card
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ from web.security import current_user, roles
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
 ANYONE = (Role.STAFF, Role.ADMIN, Role.DSL)
+SWEEP_EVERY_S = 60.0
 OUTCOMES = {
     Outcome.SPOKE_TO_PARENT: "Spoke to parent or carer",
     Outcome.SPOKE_TO_PUPIL: "Spoke to the pupil",
@@ -108,6 +110,21 @@ def index() -> str | BaseResponse:
     )
 
 
+def _release_abandoned_claims() -> None:
+    """Give families back to the queue when whoever claimed them walked away.
+
+    A claim is refreshed whenever its card is shown and kept while a call on it is
+    recent, so only a closed tab or a member of staff called away lets it go stale.
+    Swept at most once a minute per panel, not on every card.
+    """
+    now = time.monotonic()
+    if now - current_app.extensions.get("phonehub.claims_swept", -SWEEP_EVERY_S) < SWEEP_EVERY_S:
+        return
+    current_app.extensions["phonehub.claims_swept"] = now
+    zone = current_app.config["PHONEHUB"].dialplan.zone
+    queues.release_stale_claims(db(), older_than=queues.ABANDONED_CLAIM, now=utcnow(), zone=zone)
+
+
 @bp.route("/<int:campaign_id>")
 @roles(*ANYONE)
 def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
@@ -121,6 +138,7 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
         entry = pending.entry
     else:
         try:
+            _release_abandoned_claims()
             entry = queues.claim_next(db(), campaign, user, now=utcnow())
         except QueueError as exc:
             flash(str(exc), "error")

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from hub.models import CallAttempt, Campaign, EndReason, Role
+from hub.models import (
+    AuditEvent,
+    CallAttempt,
+    Campaign,
+    CampaignEntry,
+    EndReason,
+    Role,
+    StaffUser,
+    utcnow,
+)
 from hub.people import import_file
 from tests.web.conftest import csrf_token
 
@@ -158,3 +168,30 @@ def test_a_closed_campaign_offers_nobody(app, accounts):
                       follow_redirects=True).get_data(as_text=True)  # fmt: skip
     assert "is closed" in page
     assert "Autumn welfare" not in staff.get("/desk/").get_data(as_text=True)
+
+
+def test_a_family_abandoned_on_someone_elses_desk_goes_back_to_the_queue(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    assert "Zoë O&#39;Brien" in staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    colleague = app.test_client()
+    accounts.login(colleague, accounts.add(Role.STAFF, email="kim@school.example", name="Kim"))
+    # Sam has the O'Briens on their desk, so there is nobody for Kim...
+    assert "Zoë O&#39;Brien" not in colleague.get(f"/desk/{campaign}").get_data(as_text=True)
+    # ...until Sam has left them untouched for over an hour.
+    with app.extensions["phonehub.db"].session() as session:
+        entry = session.scalars(
+            select(CampaignEntry).where(CampaignEntry.campaign_id == campaign)
+        ).one()
+        entry.claimed_at = utcnow() - timedelta(hours=2)
+    app.extensions.pop("phonehub.claims_swept", None)  # as if a minute had passed
+    assert "Zoë O&#39;Brien" in colleague.get(f"/desk/{campaign}").get_data(as_text=True)
+    with app.extensions["phonehub.db"].session() as session:
+        entry = session.scalars(
+            select(CampaignEntry).where(CampaignEntry.campaign_id == campaign)
+        ).one()
+        assert session.get(StaffUser, entry.claimed_by_id).name == "Kim"
+        released = session.scalars(select(AuditEvent).where(AuditEvent.action == "entry.released"))
+        assert [event.detail["reason"] for event in released] == ["stale"]
