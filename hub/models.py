@@ -279,6 +279,9 @@ class Hub(Base):
     version: Mapped[str] = mapped_column(String(32), default="")
     registration: Mapped[str] = mapped_column(String(32), default="unknown")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which machine holds the name (data_dir/hub-id), so two hubs given one name
+    # are told apart instead of closing each other's calls.
+    machine: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class CampaignStaff(Base):

@@ -11,31 +11,62 @@ from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import __version__, audit
 from hub.db import Database
+from hub.exceptions import LineError
 from hub.line.events import Event, EventBus
 from hub.models import CallAttempt, EndReason, EntryState, Hub, utcnow
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
+# A name whose hub has sent no heartbeat for this long may be taken over (a Pi replaced).
+NAME_HELD_FOR = timedelta(seconds=4 * HEARTBEAT_S)
 
 
-def register_hub(database: Database, name: str) -> int:
-    """This hub's row (created if new); returns its id."""
+def machine_id(data_dir: str | Path) -> str:
+    """This machine's identity among hubs: a random token made once in data_dir."""
+    path = Path(data_dir) / "hub-id"
+    if not path.exists():
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(16) + "\n")
+    return path.read_text().strip()
+
+
+def register_hub(database: Database, name: str, machine: str = "") -> int:
+    """This hub's row (created if new); returns its id.
+
+    Refuses a name another machine is using right now: two hubs under one name
+    would close each other's calls as interrupted whenever one restarted.
+    """
     with database.session() as session:
-        hub = session.scalar(select(Hub).where(Hub.name == name))
+        hub = session.scalar(select(Hub).where(Hub.name == name).with_for_update())
         if hub is None:
             hub = Hub(name=name)
             session.add(hub)
+        elif (
+            machine
+            and hub.machine
+            and hub.machine != machine
+            and hub.last_seen_at is not None
+            and hub.last_seen_at > utcnow() - NAME_HELD_FOR
+        ):
+            raise LineError(
+                f"Another hub is already using the name {name!r} in this database; give "
+                "this hub its own [hub] name in /etc/phonehub/phonehub.toml (docs/many-hubs.md)."
+            )
+        if machine:
+            hub.machine = machine
         hub.version = __version__
         hub.last_seen_at = utcnow()
         session.flush()

@@ -22,7 +22,12 @@ from hardware.leds import LineState, Registration, StatusLights
 from hub.config import Config
 from hub.db import open_database
 from hub.exceptions import LineError
-from hub.line.attempts import AttemptWriter, recover_interrupted, register_hub
+from hub.line.attempts import (
+    AttemptWriter,
+    machine_id,
+    recover_interrupted,
+    register_hub,
+)
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
 from hub.line.line import Hangup, Line, Prompts
@@ -114,7 +119,7 @@ def run_line(config: Config) -> int:
     flag.write_text("started\n")
     with ExitStack() as parts:
         database = parts.enter_context(open_database(config.database.url))
-        hub_id = register_hub(database, config.hub.name)
+        hub_id = register_hub(database, config.hub.name, machine_id(config.hub.data_dir))
         interrupted = recover_interrupted(database, hub_id)
         if interrupted:
             log.warning("closed %d call(s) left open when the line last stopped", interrupted)

@@ -12,12 +12,16 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from hub.config import parse_config
 from hub.db import open_database
+from hub.exceptions import LineError
+from hub.line.attempts import machine_id, register_hub
 from hub.models import (
     AuditEvent,
     CallAttempt,
@@ -32,6 +36,7 @@ from hub.models import (
     Purpose,
     Role,
     StaffUser,
+    utcnow,
 )
 from tests.postgres import PostgresServer
 from tests.web.conftest import Accounts
@@ -155,3 +160,20 @@ def test_eight_hubs_share_one_campaign_and_every_family_is_called_exactly_once(
         app.extensions["phonehub.db"].close()
     for n in range(HUBS):
         assert f"hub-{n + 1}</td>" in page
+
+
+def test_two_hubs_given_one_name_are_told_apart(database, tmp_path: Path):
+    office, pastoral = machine_id(tmp_path / "office"), machine_id(tmp_path / "pastoral")
+    assert office != pastoral and machine_id(tmp_path / "office") == office
+    hub_id = register_hub(database, "raspberrypi", office)
+    # The same machine restarting keeps its row (and so its calls).
+    assert register_hub(database, "raspberrypi", office) == hub_id
+    # A second Pi cloned from the same image is refused while the first is alive...
+    with pytest.raises(LineError, match="Another hub is already using the name 'raspberrypi'"):
+        register_hub(database, "raspberrypi", pastoral)
+    # ...and may take the name over once the first has been silent a while (replaced).
+    with database.session() as session:
+        session.get(Hub, hub_id).last_seen_at = utcnow() - timedelta(minutes=5)
+    assert register_hub(database, "raspberrypi", pastoral) == hub_id
+    with database.session() as session:
+        assert session.get(Hub, hub_id).machine == pastoral
