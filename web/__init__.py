@@ -6,14 +6,18 @@ app = create_app({"PHONEHUB": config})  # tests hand over a Config of their own
 
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, render_template
+from sqlalchemy.exc import OperationalError
 
 from hub.config import Config, load_config
 from hub.db import open_database
+
+log = logging.getLogger(__name__)
 
 
 def _secret_key(config: Config) -> bytes:
@@ -56,4 +60,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dsl.bp,
     ):
         app.register_blueprint(blueprint)
+    app.register_error_handler(OperationalError, _database_unreachable)
     return app
+
+
+def _database_unreachable(exc: OperationalError) -> tuple[str, int]:
+    """One clear page, not a stack trace, when the database is down or unreachable.
+
+    With several hubs on one PostgreSQL server this is a network or server outage;
+    whatever the form held was not saved, so say so. Only the error's class is
+    logged: the driver's message can quote the statement and its values.
+    """
+    log.error("database unreachable (%s); showed the 'try again' page",
+              type(getattr(exc, "orig", exc)).__name__)  # fmt: skip
+    g.user = None  # the page must not ask the database who is signed in
+    message = (
+        "The hub cannot reach its database just now, so nothing on this page was saved. "
+        "Try again in a minute; if it keeps happening, tell IT (docs/troubleshooting.md)."
+    )
+    return render_template("message.html", message=message), 503

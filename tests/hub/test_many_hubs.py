@@ -177,3 +177,32 @@ def test_two_hubs_given_one_name_are_told_apart(database, tmp_path: Path):
     assert register_hub(database, "raspberrypi", pastoral) == hub_id
     with database.session() as session:
         assert session.get(Hub, hub_id).machine == pastoral
+
+
+def test_the_panel_says_when_the_shared_database_is_unreachable(tmp_path: Path, caplog):
+    server = PostgresServer()  # its own server, so stopping it disturbs no other test
+    server.start()
+    config = parse_config(
+        f'[hub]\nname = "hub-1"\ndata_dir = "{tmp_path}"\n'
+        f'[database]\nurl = "{server.new_database()}"\n'
+        f'[line]\ncontrol_socket = "{tmp_path / "line.sock"}"\n'
+    )
+    app = create_app({"PHONEHUB": config, "TESTING": True})
+    try:
+        accounts = Accounts(app)
+        client = app.test_client()
+        accounts.login(client, accounts.add(Role.STAFF, email="sam@school.example"))
+        assert client.get("/desk/").status_code == 200
+    except BaseException:
+        server.stop()
+        raise
+    server.stop()  # the database server goes away (a network or server outage)
+    try:
+        response = client.get("/desk/")
+    finally:
+        app.extensions["phonehub.db"].close()
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "The hub cannot reach its database just now, so nothing on this page was saved." in page
+    assert "Traceback" not in page
+    assert "database unreachable (OperationalError)" in caplog.text
