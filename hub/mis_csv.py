@@ -321,12 +321,16 @@ class _RowChecker:
         self.width = width
         self.pupils: dict[str, tuple[int, str, str]] = {}
         self.pairs: dict[tuple[str, str], int] = {}
+        # A contact's numbers are repeated on every sibling's rows: parse each text once.
+        self.parsed: dict[str, Number | None] = {}
 
-    def _get(self, values: list[str], name: str) -> str | None:
-        index = self.fields.get(name)
-        if index is None:
-            return None
-        return " ".join(values[index].split()) if index < len(values) else ""
+    def _cleaned(self, values: list[str]) -> dict[str, str]:
+        """Each known field's value, spacing tidied; "" when the row is short of it."""
+        width = len(values)
+        return {
+            name: " ".join(values[index].split()) if index < width else ""
+            for name, index in self.fields.items()
+        }
 
     def check(
         self, line: int, values: list[str]
@@ -352,20 +356,22 @@ class _RowChecker:
             raise _Reject(
                 f"has {len(values)} values but the header has {self.width} columns (a stray comma?)"
             )
-        get = self._get
-        pupil_id = get(values, "pupil_id") or ""
+        get = self._cleaned(values).get  # None for a field the export doesn't have
+        pupil_id = get("pupil_id") or ""
         if not pupil_id:
             raise _Reject("the pupil id is empty")
-        forename, surname = get(values, "forename") or "", get(values, "surname") or ""
+        forename, surname = get("forename") or "", get("surname") or ""
         if not forename or not surname:
             raise _Reject(f"pupil {pupil_id} has no {'forename' if not forename else 'surname'}")
         first = self.pupils.setdefault(pupil_id, (line, forename, surname))
-        if name_key(first[1] + " " + first[2]) != name_key(forename + " " + surname):
+        if (first[1], first[2]) != (forename, surname) and name_key(
+            first[1] + " " + first[2]
+        ) != name_key(forename + " " + surname):
             raise _Reject(f"pupil {pupil_id} is named differently on line {first[0]}")
-        contact_name = self._contact_name(values)
+        contact_name = self._contact_name(get)
         if not contact_name:
             raise _Reject(f"the contact's name is empty for pupil {pupil_id}")
-        contact_id = get(values, "contact_id") or None
+        contact_id = get("contact_id") or None
         pair = (pupil_id, contact_id or name_key(contact_name))
         if pair in self.pairs:
             first_line = self.pairs[pair]
@@ -374,41 +380,39 @@ class _RowChecker:
             )
         numbers = self._numbers(values)
         self.pairs[pair] = line
-        flags = self._flags(get(values, "flags"))
-        vulnerable = _yes_no(get(values, "vulnerable"), "vulnerable")
+        flags = self._flags(get("flags"))
+        vulnerable = _yes_no(get("vulnerable"), "vulnerable")
         if flags is not None and "vulnerable" in (f.casefold() for f in flags):
             vulnerable = True
-        pr_text = get(values, "parental_responsibility")
+        pr_text = get("parental_responsibility")
         return ContactRow(
             line=line,
             pupil_id=pupil_id,
             forename=forename,
             surname=surname,
-            year=_year(get(values, "year") or ""),
-            form=get(values, "form") or "",
+            year=_year(get("year") or ""),
+            form=get("form") or "",
             vulnerable=vulnerable,
             flags=flags,
             contact_id=contact_id,
             contact_name=contact_name,
-            relationship=get(values, "relationship") or "",
-            priority=_priority(get(values, "priority")),
+            relationship=get("relationship") or "",
+            priority=_priority(get("priority")),
             parental_responsibility=True
             if pr_text is None
             else bool(_yes_no(pr_text, "parental responsibility")),
-            do_not_contact=_yes_no(get(values, "do_not_contact"), "do not contact"),
-            preferred_times=get(values, "preferred_times"),
-            key_adult=(get(values, "key_adult") or "").lower() or None,
+            do_not_contact=_yes_no(get("do_not_contact"), "do not contact"),
+            preferred_times=get("preferred_times"),
+            key_adult=(get("key_adult") or "").lower() or None,
             numbers=numbers,
         )
 
-    def _contact_name(self, values: list[str]) -> str:
-        name = self._get(values, "contact_name")
+    @staticmethod
+    def _contact_name(get: Callable[[str], str | None]) -> str:
+        name = get("contact_name")
         if name:
             return name
-        parts = [
-            self._get(values, f) or ""
-            for f in ("contact_title", "contact_forename", "contact_surname")
-        ]
+        parts = [get(f) or "" for f in ("contact_title", "contact_forename", "contact_surname")]
         return " ".join(p for p in parts if p)
 
     def _numbers(self, values: list[str]) -> tuple[tuple[str, Number], ...]:
@@ -418,10 +422,9 @@ class _RowChecker:
             if not text:
                 continue
             column = label.capitalize()
-            try:
-                number = parse(text)
-            except NumberError:
-                raise _Reject(f"the {column} number is not a phone number") from None
+            number = self._parse(text)
+            if number is None:
+                raise _Reject(f"the {column} number is not a phone number")
             if number.kind in REFUSED_KINDS:
                 if number.kind is Kind.INVALID:
                     raise _Reject(f"the {column} number is not a valid phone number")
@@ -432,6 +435,17 @@ class _RowChecker:
             if all(number.e164 != n.e164 for _, n in numbers):
                 numbers.append((label, number))
         return tuple(numbers)
+
+    def _parse(self, text: str) -> Number | None:
+        """The parsed number, or None when the text is not a phone number at all."""
+        if text in self.parsed:
+            return self.parsed[text]
+        try:
+            number: Number | None = parse(text)
+        except NumberError:
+            number = None
+        self.parsed[text] = number
+        return number
 
     @staticmethod
     def _flags(text: str | None) -> tuple[str, ...] | None:

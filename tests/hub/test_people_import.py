@@ -217,6 +217,44 @@ def test_families_the_mis_now_links_are_merged_keeping_their_campaigns(database)
         assert entry.household_id == household["id"]
 
 
+def test_a_contact_the_mis_splits_between_families_keeps_each_pupils_own_numbers(database):
+    # Without contact ids, one name with no number in common is two people: the
+    # second must not take over the first's guardian (and with it her numbers).
+    header = ("UPN", "Forename", "Surname", "Contact Name", "Mobile")
+    zoe, kai = row("P1,Zoë,Ng,Ivy Ng,07700 900001"), row("P2,Kai,Ng,Ivy Ng,07700 900001")
+    run(database, export(zoe, kai, header=header))
+    kai_elsewhere = row("P2,Kai,Ng,Ivy Ng,07700 900002")
+    summary = run(database, export(zoe, kai_elsewhere, header=header))
+    assert summary.created == {"households": 1, "guardians": 1, "numbers": 1}
+    assert summary.removed == {}
+    with database.session() as session:
+        numbers = {
+            pupil.mis_id: [n.e164 for c in pupil.contacts for n in c.guardian.numbers]
+            for pupil in session.scalars(select(Pupil))
+        }
+        homes = {p.mis_id: p.household_id for p in session.scalars(select(Pupil))}
+    assert numbers == {"P1": ["+447700900001"], "P2": ["+447700900002"]}
+    assert homes["P1"] != homes["P2"]
+
+
+def test_a_dry_run_reports_exactly_what_the_import_then_does(database):
+    before = school_csv(300, seed=3)
+    run(database, before)
+    lines = before.splitlines()
+    header, rows = lines[0], lines[1:]
+    # A week later: pupils left, a contact changed number, a new pupil joined a family.
+    changed = rows[151].replace("07700 900", "01632 960")
+    joined = rows[200].replace(rows[200].split(",")[0], "P999999")
+    after = "\n".join([header, *rows[10:150], changed, *rows[152:], joined])
+    preview = run(database, after, dry_run=True)
+    real = run(database, after)
+    assert preview.lines()[:-1] == real.lines()
+    assert (preview.created, preview.updated, preview.removed) == (
+        real.created, real.updated, real.removed,
+    )  # fmt: skip
+    assert real.created or real.updated or real.removed
+
+
 def test_flags_mark_vulnerable_pupils(database):
     header = (*HEADER, "Flags")
     row = (*ZOE_MUM, "SEN; Vulnerable; PP")
