@@ -17,7 +17,6 @@ import logging
 import os
 import queue
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -56,9 +55,6 @@ KEEPALIVE_DEADLINE_S = 3.0  # no answer by then: the registrar is unreachable
 SHUTDOWN_WAIT_S = 4.0
 REGISTRATION_EXPIRES_S = 300
 CREDENTIAL_CODES = (401, 403, 407)
-# Python's 5 ms default lets a database thread keep the GIL that long while a call is
-# set up, and every pjsua2 callback on the SIP thread needs it (the ACK waits).
-SWITCH_INTERVAL_S = 0.0005
 # A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
 # (sip_transport_udp.c ignores anything of 32 bytes or fewer).
 WAKE = b"\r\n\r\n"
@@ -239,7 +235,6 @@ class Line:
             )
         )
         try:
-            sys.setswitchinterval(SWITCH_INTERVAL_S)
             self._create_account()
             self._waker = self._make_waker()
             on_ready()
