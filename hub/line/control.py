@@ -104,7 +104,7 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             else:
                 self._workers += 1
         if not waiting:
-            threading.Thread(target=self._work, name="control", daemon=True).start()
+            threading.Thread(target=self._work, name="control-handler", daemon=True).start()
         self._connections.put((request, client_address))
 
     def _work(self) -> None:
