@@ -28,6 +28,7 @@ from hub.models import (
     EntryState,
     Guardian,
     Household,
+    Hub,
     Outcome,
     PhoneNumber,
     Role,
@@ -216,8 +217,9 @@ def call() -> tuple[dict[str, Any], int]:
     pending = _pending(user)
     if pending is not None and pending.end_reason is None and pending.ended_at is None:
         return {"error": "You are already in a call."}, 409
+    # This hub's from the start, so if the line dies mid-dial its restart closes the call.
     attempt = CallAttempt(staff_id=user.id, entry_id=entry.id, household_id=entry.household_id,
-                          phone_number_id=number_id)  # fmt: skip
+                          phone_number_id=number_id, hub_id=_this_hub())  # fmt: skip
     db().add(attempt)
     db().flush()
     attempt_id = attempt.id  # read now: after the commit it would be read back from the database
@@ -230,6 +232,16 @@ def call() -> tuple[dict[str, Any], int]:
         _close_failed(attempt_id)
         return {"error": str(exc)}, 503
     return {"attempt": attempt_id}, 200
+
+
+def _this_hub() -> int | None:
+    """This hub's row (the line daemon makes it at start-up), looked up once."""
+    hub_id = current_app.extensions.get("phonehub.hub_id")
+    if hub_id is None:
+        name = current_app.config["PHONEHUB"].hub.name
+        hub_id = db().scalar(select(Hub.id).where(Hub.name == name))
+        current_app.extensions["phonehub.hub_id"] = hub_id
+    return hub_id
 
 
 def _close_failed(attempt_id: int) -> None:

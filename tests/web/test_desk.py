@@ -13,6 +13,7 @@ from hub.models import (
     Campaign,
     CampaignEntry,
     EndReason,
+    Hub,
     Role,
     StaffUser,
     utcnow,
@@ -76,6 +77,11 @@ def test_the_desk_shows_who_and_why_but_never_a_full_number(app, accounts):
 
 def test_a_call_with_the_line_down_says_so_and_asks_for_an_outcome(app, accounts):
     admin, staff = school(app, accounts)
+    with app.extensions["phonehub.db"].session() as session:
+        this_hub = Hub(name="test-hub")  # as the line daemon registers it
+        session.add_all([Hub(name="another-hub"), this_hub])
+        session.flush()
+        this_hub_id = this_hub.id
     campaign = new_campaign(admin)
     admin.post(f"/campaigns/{campaign}/households",
                data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
@@ -91,6 +97,7 @@ def test_a_call_with_the_line_down_says_so_and_asks_for_an_outcome(app, accounts
     with app.extensions["phonehub.db"].session() as session:
         attempt = session.scalars(select(CallAttempt)).one()
         assert attempt.end_reason is EndReason.FAILED
+        assert attempt.hub_id == this_hub_id  # so a restart of this hub's line would close it
         attempt_id = attempt.id
     # The next card waits for an outcome; a JSON state poll never carries the number.
     page = staff.get(f"/desk/{campaign}").get_data(as_text=True)
