@@ -54,6 +54,9 @@ KEEPALIVE_DOWN_S = 2.0  # …and more often while it is unreachable
 KEEPALIVE_DEADLINE_S = 3.0  # no answer by then: the registrar is unreachable
 SHUTDOWN_WAIT_S = 4.0
 REGISTRATION_EXPIRES_S = 300
+# A registrar restarted between two keepalives has forgotten the hub, and its answers
+# to OPTIONS can't say so; a REGISTER this often puts the binding back within 8 s.
+BINDING_REFRESH_S = 8.0
 CREDENTIAL_CODES = (401, 403, 407)
 # A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
 # (sip_transport_udp.c ignores anything of 32 bytes or fewer).
@@ -183,6 +186,7 @@ class Line:
         self._registration = Registration.UNREGISTERED
         self._keepalive_sent: float | None = None
         self._keepalive_next = 0.0
+        self._refresh_next = 0.0
         self._reachable = True
         self._stopping = False
         self._waker: socket.socket | None = None
@@ -540,6 +544,7 @@ class Line:
     def _on_registration(self, code: int, expiration: int) -> None:
         if code // 100 == 2 and expiration > 0:
             self._reachable = True
+            self._refresh_next = time.monotonic() + BINDING_REFRESH_S
             self._set_registration(Registration.REGISTERED, code)
         elif code in CREDENTIAL_CODES:
             # pjsua does not retry a rejected password by itself; say so and
@@ -570,6 +575,8 @@ class Line:
         if self._keepalive_sent is not None and now - self._keepalive_sent > KEEPALIVE_DEADLINE_S:
             self._keepalive_sent = None
             self._lost_registrar()
+        if self._registration is Registration.REGISTERED and now >= self._refresh_next:
+            self._refresh_binding(now)
         if now < self._keepalive_next:
             return
         self._keepalive_next = now + (KEEPALIVE_S if self._reachable else KEEPALIVE_DOWN_S)
@@ -594,6 +601,15 @@ class Line:
         self._reachable = False
         if self._registration is Registration.REGISTERED:
             self._set_registration(Registration.UNREGISTERED, 408)
+
+    def _refresh_binding(self, now: float) -> None:
+        """REGISTER again, so a registrar that restarted since the last one has the hub."""
+        assert self.account is not None
+        self._refresh_next = now + BINDING_REFRESH_S
+        try:
+            self.account.setRegistration(True)
+        except pj.Error as exc:  # e.g. the last REGISTER is still being resent
+            log.debug("registration refresh not sent: %s", reason(exc))
 
     def _register_again(self) -> None:
         assert self.account is not None

@@ -108,6 +108,20 @@ def test_registered_again_after_the_registrar_comes_back_and_the_lights_follow(
     assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
 
 
+def test_registered_again_after_a_registrar_restart_between_two_keepalives(
+    hub_line: LineProcess, kamailio
+):
+    # Back before the next OPTIONS: the line never sees it gone, but the registrar has
+    # forgotten every binding (usrloc is in memory), so calls to the hub would fail.
+    with kamailio.log_path.open("rb") as log:
+        log.seek(0, os.SEEK_END)
+        wait_until(lambda: b"\nOPTIONS sip:" in log.read(), timeout=15, what="a keepalive")
+    kamailio.restart()
+    wait_until(lambda: kamailio.registered(HUB_USER), timeout=60, what="registration again")
+    assert hub_line.status()["registration"] == "registered"
+    assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
+
+
 def test_a_wrong_password_is_reported_and_not_retried(make_line, kamailio):
     line = make_line(kamailio, sip={"password": "not-the-password"})
     line.start(wait_for="credentials_rejected")
