@@ -174,10 +174,10 @@ class Line:
         self.stack: SipStack | None = None
         self.account: HubAccount | None = None
         self.call: HubCall | None = None
-        self._retired: list[HubCall] = []
+        self._retired: list[HubCall] = []  # inbound calls refused, held until they end
         self._to_refuse: list[HubCall] = []
-        # A recording is announced two turns after its call ends: its recorder is
-        # deleted on the next turn, and the WAV header is written on the one after.
+        # A recording is announced a turn after its recorder is deleted (the turn after
+        # its call ends): the WAV header is written as the loop polls in between.
         self._deleting: list[tuple[int | None, Path]] = []
         self._saved: list[tuple[int | None, Path]] = []
         self._releasing: list[object] = []
@@ -329,15 +329,9 @@ class Line:
                                  "saved": str(path)})  # fmt: skip
         self._saved, self._deleting = self._deleting, []
         self._releasing.clear()
-        for call in [c for c in self._retired if c.finished]:
-            if call.recorder is not None and call.recording_path is not None:
-                self._deleting.append((call.attempt_id, call.recording_path))
-            self._releasing.extend([call.player, call.recorder, call])
-            call.player = call.recorder = None
-        self._retired = [c for c in self._retired if not c.finished]
-        for call in self._to_refuse:
+        refusing, self._to_refuse = self._to_refuse, []
+        for call in refusing:
             self._decline(call)
-        self._to_refuse.clear()
         while True:
             try:
                 command = self.commands.get_nowait()
@@ -417,6 +411,7 @@ class Line:
 
     def _stop_player(self, call: HubCall) -> None:
         if call.player is not None:
+            call.player.on_end = lambda: None  # it may hold the call
             self._releasing.append(call.player)
             call.player = None
 
@@ -472,10 +467,7 @@ class Line:
                         call, "ended", sip_status=status, end_reason=end_reason, ended_by=ended_by
                     )
                 )
-            if call not in self._retired:
-                self._retired.append(call)
-            if call is self.call:
-                self.call = None
+            self._let_go(call)
         self._show()
         for event in events:
             self._publish(event)
@@ -525,13 +517,31 @@ class Line:
         self._show()  # the LEDs and status first, so whoever hears the event sees them
         self._publish({"event": "recording", "attempt": call.attempt_id, "on": True})
 
+    def _let_go(self, call: HubCall) -> None:
+        """Drop every reference to a call as it disconnects, inside its callback.
+
+        pjsua2 deletes a Call object with its last reference and advises doing it here:
+        once this callback returns the call's slot is free for the next call, and a Call
+        object deleted after that hangs up whichever call holds its slot by then. Its
+        player and recorder go on the next turn, outside any callback.
+        """
+        if call.recorder is not None and call.recording_path is not None:
+            self._deleting.append((call.attempt_id, call.recording_path))
+        self._stop_player(call)
+        self._releasing.append(call.recorder)
+        call.recorder = None
+        self._retired = [c for c in self._retired if c is not call]
+        self._to_refuse = [c for c in self._to_refuse if c is not call]
+        if call is self.call:
+            self.call = None
+
     def _refuse_inbound(self, call_id: int) -> None:
         # The hub only calls out. The call is declined on the next loop turn:
         # hanging up inside onIncomingCall trips an assertion in pjsip and aborts.
         assert self.account is not None
         call = HubCall(self, self.account, None, call_id)
         call.hangup_as = (EndReason.REJECTED, "hub")
-        self._retired.append(call)  # released once it is disconnected
+        self._retired.append(call)  # let go of once it is disconnected
         self._to_refuse.append(call)
 
     def _decline(self, call: HubCall) -> None:

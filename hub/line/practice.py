@@ -80,6 +80,7 @@ class _Call(pj.Call):
                 answered=self.answered,
                 recording=str(self.recording) if self.recorder is not None else None,
             )
+            self.owner.forget(self)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         media = audio_media(self)
@@ -110,7 +111,8 @@ class PracticeLine:
     def __init__(self, settings: PracticeSettings) -> None:
         self.settings = settings
         self.calls: list[_Call] = []
-        self.releasing: list[object] = []
+        self.releasing: list[object] = []  # players and recorders, deleted next turn
+        self.ending: list[tuple[int, Path]] = []  # recordings whose recorder goes next turn
         self.saving: list[tuple[int, Path]] = []  # recordings deleted, header due next turn
         self.count = 0
         self._log = settings.log_path.open("a", encoding="utf-8") if settings.log_path else None
@@ -172,14 +174,15 @@ class PracticeLine:
                 stack.poll(20)
                 self._turn()
         finally:
-            for call in self.calls:
+            for call in list(self.calls):  # a hang-up may end the call (and forget it) at once
                 if not call.finished:
                     with contextlib.suppress(pj.Error):
                         call.hangup(call_param(603 if not call.answered else 0))
             deadline = time.monotonic() + 2
             while any(not c.finished for c in self.calls) and time.monotonic() < deadline:
                 stack.poll(20)
-            self._release(everything=True)
+            for call in list(self.calls):  # never disconnected: let them go now
+                self.forget(call)
             for _ in range(3):
                 self.releasing.clear()
                 stack.poll(20)
@@ -193,9 +196,7 @@ class PracticeLine:
     def _turn(self) -> None:
         for number, path in self.saving:
             self.record("saved", call=number, recording=str(path))
-        self.saving = [
-            (o.number, o.recording) for o in self.releasing if isinstance(o, _Call) and o.answered
-        ]
+        self.saving, self.ending = self.ending, []
         self.releasing.clear()
         now = time.monotonic()
         for call in self.calls:
@@ -208,15 +209,21 @@ class PracticeLine:
                     self.record("answered", call=call.number)
                 except pj.Error as exc:
                     log.warning("could not answer: %s", reason(exc))
-        self._release()
 
-    def _release(self, everything: bool = False) -> None:
-        done = [c for c in self.calls if c.finished or everything]
-        for call in done:
-            # Deleting the recorder writes its WAV header; the loop turns again after.
-            self.releasing.extend([call.player, call.recorder, call])
-            call.player = call.recorder = None
-        self.calls = [c for c in self.calls if c not in done]
+    def forget(self, call: _Call) -> None:
+        """Let go of a call as it disconnects, inside its callback, as pjsua2 advises.
+
+        Its slot is free once the callback returns and the next INVITE may take it;
+        a Call object deleted after that hangs up whichever call holds its slot.
+        Its player and recorder are deleted on the next turn, outside any callback
+        (deleting the recorder writes the WAV header; "saved" follows a turn later).
+        """
+        if call in self.calls:
+            self.calls.remove(call)
+        if call.answered:
+            self.ending.append((call.number, call.recording))
+        self.releasing.extend([call.player, call.recorder])
+        call.player = call.recorder = None
 
 
 def run_practice_line(settings: PracticeSettings) -> int:

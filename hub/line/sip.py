@@ -2,9 +2,11 @@
 
 pjsua2 crashes the process when it is misused, so this module keeps its rules in
 one place: the endpoint is created with ``threadCnt=0`` and ``mainThreadOnly`` and
-driven only by ``SipStack.poll`` from the thread that created it; every Call and
-Account keeps a Python reference until it is disconnected and is released on a
-later loop turn, never inside a callback; and everything is dropped before
+driven only by ``SipStack.poll`` from the thread that created it; every Call keeps
+a Python reference until it is disconnected and is let go of in that very callback
+(as pjsua2 advises: a Call object deleted after its slot has gone to the next call
+hangs that call up); players, recorders and the Account are released on a later
+loop turn, never inside a callback; and everything is dropped before
 ``libDestroy``. pjsip's own log is off, since it would print parents' numbers.
 """
 
