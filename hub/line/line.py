@@ -41,6 +41,7 @@ from hub.line.sip import (
     display_name,
     header,
     reason,
+    release_free_memory,
     rx_packets,
 )
 from hub.models import EndReason
@@ -57,6 +58,9 @@ REGISTRATION_EXPIRES_S = 300
 # A registrar restarted between two keepalives has forgotten the hub, and its answers
 # to OPTIONS can't say so; a REGISTER this often puts the binding back within 8 s.
 BINDING_REFRESH_S = 8.0
+# pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
+# UDP); once the line has been idle that long, what was freed goes back to the system.
+TRIM_AFTER_CALL_S = 35.0
 CREDENTIAL_CODES = (401, 403, 407)
 # A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
 # (sip_transport_udp.c ignores anything of 32 bytes or fewer).
@@ -187,6 +191,7 @@ class Line:
         self._keepalive_sent: float | None = None
         self._keepalive_next = 0.0
         self._refresh_next = 0.0
+        self._trim_at: float | None = None
         self._reachable = True
         self._stopping = False
         self._waker: socket.socket | None = None
@@ -346,6 +351,9 @@ class Line:
         if self.call is not None:
             self._watch_call(self.call)
         self._keepalive()
+        if self._trim_at is not None and self.call is None and time.monotonic() >= self._trim_at:
+            self._trim_at = None
+            release_free_memory()
 
     def _carry_out(self, command: Command) -> None:
         if isinstance(command, Dial):
@@ -468,6 +476,7 @@ class Line:
                     )
                 )
             self._let_go(call)
+            self._trim_at = time.monotonic() + TRIM_AFTER_CALL_S
         self._show()
         for event in events:
             self._publish(event)

@@ -12,6 +12,7 @@ loop turn, never inside a callback; and everything is dropped before
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import sys
@@ -189,6 +190,23 @@ def _quiet() -> Iterator[None]:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def release_free_memory() -> bool:
+    """Give memory the process has freed back to the system; False where libc can't.
+
+    glibc keeps freed memory for reuse, so after a burst of calls the line would hold
+    the megabytes pjsip used for them until the next burst; ``malloc_trim`` hands
+    them back. Other C libraries (musl) have no such call and nothing is done.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True
 
 
 def reason(exc: pj.Error) -> str:

@@ -16,8 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hub.config import load_config
 from hub.db import open_database
 from hub.exceptions import ControlError, DialRefused
+from hub.line.events import EventBus
+from hub.line.line import Line, Prompts
+from hub.line.sip import release_free_memory
 from hub.models import (
     AuditEvent,
     CallAttempt,
@@ -298,6 +302,21 @@ def test_fifty_calls_in_a_row(make_line, kamailio, tmp_path):
         print(f"line daemon resident: {resident[0]} KiB after 1 call, {resident[-1]} after 50")
     finally:
         quick.stop()
+
+
+def test_memory_freed_by_calls_goes_back_once_the_line_has_been_idle(make_line, monkeypatch):
+    line = Line(load_config(make_line(None).config_path, {}), EventBus(),
+                Prompts(Path("notice.wav"), Path("message.wav")))  # fmt: skip
+    trims: list[bool] = []
+    monkeypatch.setattr("hub.line.line.release_free_memory", lambda: trims.append(True) or True)
+    line._trim_at = time.monotonic() + 60  # a call has just ended: pjsip still holds its dialog
+    line._turn()
+    assert trims == []
+    line._trim_at = time.monotonic() - 1  # pjsip's transactions have timed out since
+    line._turn()
+    line._turn()
+    assert trims == [True]  # once, not on every turn
+    assert release_free_memory()  # glibc's malloc_trim, for real
 
 
 def test_the_practice_line_answers_every_call_while_it_holds_another(make_line, kamailio,
