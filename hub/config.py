@@ -389,6 +389,7 @@ class SipSection:
     rtp_ports: str = field(metadata=setting(PortRange()))
     caller_id: CallerId = field(metadata=setting(Choice(get_args(CallerId))))
     dial_format: DialFormat = field(metadata=setting(Choice(get_args(DialFormat))))
+    reregister_s: int = field(metadata=setting(Integer(5, 3600)))
 
     @property
     def effective_domain(self) -> str:

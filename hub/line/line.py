@@ -55,9 +55,6 @@ KEEPALIVE_DOWN_S = 2.0  # …and more often while it is unreachable
 KEEPALIVE_DEADLINE_S = 3.0  # no answer by then: the registrar is unreachable
 SHUTDOWN_WAIT_S = 4.0
 REGISTRATION_EXPIRES_S = 300
-# A registrar restarted between two keepalives has forgotten the hub, and its answers
-# to OPTIONS can't say so; a REGISTER this often puts the binding back within 8 s.
-BINDING_REFRESH_S = 8.0
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
@@ -563,7 +560,9 @@ class Line:
     def _on_registration(self, code: int, expiration: int) -> None:
         if code // 100 == 2 and expiration > 0:
             self._reachable = True
-            self._refresh_next = time.monotonic() + BINDING_REFRESH_S
+            # A registrar restarted between two keepalives has forgotten the hub, and
+            # its answers to OPTIONS can't say so; [sip] reregister_s bounds how long.
+            self._refresh_next = time.monotonic() + self.config.sip.reregister_s
             self._set_registration(Registration.REGISTERED, code)
         elif code in CREDENTIAL_CODES:
             # pjsua does not retry a rejected password by itself; say so and
@@ -624,7 +623,7 @@ class Line:
     def _refresh_binding(self, now: float) -> None:
         """REGISTER again, so a registrar that restarted since the last one has the hub."""
         assert self.account is not None
-        self._refresh_next = now + BINDING_REFRESH_S
+        self._refresh_next = now + self.config.sip.reregister_s
         try:
             self.account.setRegistration(True)
         except pj.Error as exc:  # e.g. the last REGISTER is still being resent

@@ -147,6 +147,7 @@ def test_sip_domain_wins_over_the_registrar_host():
         ),
         # Out of range.
         ("[line]\nring_timeout_s = 400", "line.ring_timeout_s: must be from 5 to 300, not 400"),
+        ("[sip]\nreregister_s = 2", "sip.reregister_s: must be from 5 to 3600, not 2"),
         ("[line]\nrtp_timeout_s = 4", "line.rtp_timeout_s: must be from 5 to 300, not 4"),
         ("[web]\nport = 0", "web.port: must be from 1 to 65535, not 0"),
         (

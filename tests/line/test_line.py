@@ -107,18 +107,16 @@ def test_registered_again_after_the_registrar_comes_back_and_the_lights_follow(
                what="the hub to notice the registrar has gone")  # fmt: skip
     assert hub_line.status()["lights"] == {"green": "off", "amber": "off", "red": "blinking"}
     kamailio.start()
-    back = time.monotonic()
     wait_until(lambda: kamailio.registered(HUB_USER), timeout=10, what="registration again")
-    assert time.monotonic() - back < 10
     wait_until(lambda: hub_line.status()["lights"]["green"] == "on", timeout=3)
     assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
 
 
-def test_registered_again_after_a_registrar_restart_between_two_keepalives(
-    hub_line: LineProcess, kamailio
-):
+def test_registered_again_after_a_registrar_restart_between_two_keepalives(make_line, kamailio):
     # Back before the next OPTIONS: the line never sees it gone, but the registrar has
-    # forgotten every binding (usrloc is in memory), so calls to the hub would fail.
+    # forgotten every binding (usrloc is in memory); [sip] reregister_s brings it back.
+    hub_line = make_line(kamailio, sip={"reregister_s": 5})
+    hub_line.start()
     with kamailio.log_path.open("rb") as log:
         log.seek(0, os.SEEK_END)
         wait_until(lambda: b"\nOPTIONS sip:" in log.read(), timeout=15, what="a keepalive")
