@@ -261,9 +261,9 @@ def _measure(
         ("down", f"after the registrar was down {DOWN_S:.0f} s", down),
     ):
         how = (
-            "restarted just after a keepalive, so only the periodic REGISTER"
-            " ([sip] reregister_s, default 60 s, 8 s would meet the target) restores"
-            f" the binding it forgot; {timed}"
+            "restarted just after a keepalive: the forgotten binding returns once a"
+            " later keepalive goes unanswered, else at the periodic REGISTER ([sip]"
+            f" reregister_s, default 60 s); {timed}"
             if key == "quick"
             else timed
         )
