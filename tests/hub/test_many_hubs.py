@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
 from hub.config import parse_config
@@ -44,6 +45,16 @@ from web import create_app
 
 HUBS, STAFF_PER_HUB, HOUSEHOLDS = 8, 4, 2000
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def hub_panel(url: str, folder: Path) -> Flask:
+    """The panel of a hub called hub-1 whose database is at ``url``."""
+    config = parse_config(
+        f'[hub]\nname = "hub-1"\ndata_dir = "{folder}"\n'
+        f'[database]\nurl = "{url}"\n'
+        f'[line]\ncontrol_socket = "{folder / "line.sock"}"\n'
+    )
+    return create_app({"PHONEHUB": config, "TESTING": True})
 
 
 def seed(url: str) -> tuple[int, list[list[int]]]:
@@ -145,12 +156,7 @@ def test_eight_hubs_share_one_campaign_and_every_family_is_called_exactly_once(
         assert len(callers) > HUBS * STAFF_PER_HUB // 2
 
     # An admin signed in on any one hub's panel sees all eight hubs.
-    config = parse_config(
-        f'[hub]\nname = "hub-1"\ndata_dir = "{tmp_path}"\n'
-        f'[database]\nurl = "{url}"\n'
-        f'[line]\ncontrol_socket = "{tmp_path / "line.sock"}"\n'
-    )
-    app = create_app({"PHONEHUB": config, "TESTING": True})
+    app = hub_panel(url, tmp_path)
     try:
         accounts = Accounts(app)
         client = app.test_client()
@@ -182,12 +188,7 @@ def test_two_hubs_given_one_name_are_told_apart(database, tmp_path: Path):
 def test_the_panel_says_when_the_shared_database_is_unreachable(tmp_path: Path, caplog):
     server = PostgresServer()  # its own server, so stopping it disturbs no other test
     server.start()
-    config = parse_config(
-        f'[hub]\nname = "hub-1"\ndata_dir = "{tmp_path}"\n'
-        f'[database]\nurl = "{server.new_database()}"\n'
-        f'[line]\ncontrol_socket = "{tmp_path / "line.sock"}"\n'
-    )
-    app = create_app({"PHONEHUB": config, "TESTING": True})
+    app = hub_panel(server.new_database(), tmp_path)
     try:
         accounts = Accounts(app)
         client = app.test_client()
