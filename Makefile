@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-# Debian packages the hub needs to run, and those only the tests need.
-APT_RUN  := python3 python3-venv python3-dev espeak-ng
+# Debian packages the hub needs to build and run (pjsua2 is compiled here, by
+# scripts/build-pjsua2, as on the Pi), and those only the tests need.
+APT_RUN  := python3 python3-venv python3-dev espeak-ng build-essential pkg-config swig \
+            libasound2-dev libopus-dev libssl-dev uuid-dev
 APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core openssl chromium shellcheck
 
 .PHONY: demo test bench lint setup setup-test apt apt-test clean
@@ -43,7 +45,9 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+# pjsua2 comes from the pinned PJSIP source, built once into a cached wheel.
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml scripts/build-pjsua2
+	scripts/build-pjsua2 --python $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
