@@ -123,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
         help="append every INVITE and call event here as JSON lines",
     )
     practice.add_argument(
+        "--greeting",
+        type=Path,
+        metavar="WAV",
+        help="what the pretend parent says on answering (default: a spoken greeting)",
+    )
+    practice.add_argument(
         "--record-dir",
         type=Path,
         metavar="DIR",

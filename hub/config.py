@@ -427,9 +427,31 @@ class LineSection:
 
 @dataclass(frozen=True)
 class AudioSection:
-    """[audio]: the handset's sound device."""
+    """[audio]: the handset's sound device, its levels and its echo cancellation."""
 
     device: str = field(metadata=setting(Text(required=True)))
+    capture_device: str = field(metadata=setting(Text()))
+    playback_device: str = field(metadata=setting(Text()))
+    microphone_gain_db: int = field(metadata=setting(Integer(-20, 20)))
+    speaker_gain_db: int = field(metadata=setting(Integer(-20, 20)))
+    echo_cancellation: bool = field(metadata=setting(Boolean()))
+    capture_buffer_ms: int = field(metadata=setting(Integer(10, 500)))
+    playback_buffer_ms: int = field(metadata=setting(Integer(10, 500)))
+
+    @property
+    def capture(self) -> str:
+        """The ALSA device the microphone is read from ("null": none)."""
+        return self.capture_device or self.device
+
+    @property
+    def playback(self) -> str:
+        """The ALSA device the earpiece or speaker is played to ("null": none)."""
+        return self.playback_device or self.device
+
+    @property
+    def headless(self) -> bool:
+        """True when the hub has no handset at all."""
+        return self.capture == "null"
 
 
 @dataclass(frozen=True)
@@ -639,6 +661,15 @@ def _settle(values: dict[str, Any], base_dir: Path | None, problems: list[str]) 
     for have, missing in (("tls_cert", "tls_key"), ("tls_key", "tls_cert")):
         if web.get(have) and missing in web and web[missing] is None:
             problems.append(f"web.{missing}: must be set when web.{have} is set")
+
+    audio = values["audio"]
+    capture = audio.get("capture_device") or audio.get("device")
+    playback = audio.get("playback_device") or audio.get("device")
+    if capture and playback and (capture == "null") != (playback == "null"):
+        problems.append(
+            "audio.device: a handset needs both a microphone and a speaker; set "
+            'capture_device and playback_device both to devices, or device = "null"'
+        )
 
     used: dict[int, str] = {}
     for name, pin in values["gpio"].get("pins", {}).items():

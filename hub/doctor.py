@@ -65,7 +65,7 @@ def _pjsua2(config: Config) -> list[Check]:
 
     # A throwaway stack on a spare port tells whether this build can drive sound.
     try:
-        stack = SipStack(StackSettings("127.0.0.1", 0, "udp", (40000, 40100), "null"))
+        stack = SipStack(StackSettings("127.0.0.1", 0, "udp", (40000, 40100)))
     except LineError as exc:
         return [Check("pjsua2", False, str(exc))]
     try:

@@ -85,9 +85,11 @@ def _practice_line(args: argparse.Namespace, config: Config) -> int:
     low, _, high = args.rtp_ports.partition("-")
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
     data = Path(config.hub.data_dir)
-    greeting = SpeechCache(data / "speech", config.speech.voice, config.speech.rate).render(
-        GREETING
-    )
+    greeting = args.greeting or SpeechCache(
+        data / "speech", config.speech.voice, config.speech.rate
+    ).render(GREETING)
+    if not greeting.is_file():
+        raise PhoneHubError(f"There is no greeting at {greeting}; give a WAV file.")
     _log_to_stderr()
     return run_practice_line(
         PracticeSettings(

@@ -280,12 +280,20 @@ def voicemail() -> tuple[dict[str, Any], int]:
     return _ask("voicemail")
 
 
-def _ask(command: str) -> tuple[dict[str, Any], int]:
+@bp.route("/mute", methods=["POST"])
+@roles(*ANYONE)
+def mute() -> tuple[dict[str, Any], int]:
+    """Turn the handset's microphone off (or on again) for the family; they are still heard."""
+    on = request.form.get("on") == "1"
+    return _ask("mute", on=on)
+
+
+def _ask(command: str, **fields: Any) -> tuple[dict[str, Any], int]:
     try:
-        _line().request(command)
+        reply = _line().request(command, **fields)
     except ControlError as exc:
         return {"error": str(exc)}, 409
-    return {}, 200
+    return reply, 200
 
 
 @bp.route("/attempts/<int:attempt_id>")

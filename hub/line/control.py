@@ -134,6 +134,8 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 return {"ok": True, **self.service.hangup()}
             if command == "voicemail":
                 return {"ok": True, **self.service.voicemail()}
+            if command == "mute":
+                return {"ok": True, **self.service.mute(_flag(request["on"]))}
         except DialRefused as exc:
             return {"ok": False, "error": str(exc), "reason": exc.reason}
         except (LineError, PhoneHubError) as exc:
@@ -169,3 +171,10 @@ def _claim(path: Path) -> None:
             path.unlink()  # left behind by a daemon that died
             return
     raise LineError(f"Another line daemon is already running on {path}.")
+
+
+def _flag(value: object) -> bool:
+    """A request's true or false; anything else is a missing field."""
+    if not isinstance(value, bool):
+        raise TypeError(value)
+    return value

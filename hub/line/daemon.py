@@ -70,6 +70,7 @@ class _Lights:
             "registration": Registration.UNREGISTERED,
             "line": LineState.IDLE,
             "recording": False,
+            "handset_missing": False,
         }
         self.fault = False
 
@@ -84,7 +85,10 @@ class _Lights:
             self._show()
 
     def _show(self) -> None:
-        self.lights.show(fault=self.fault, **self.state)
+        state = dict(self.state)
+        # An unplugged handset blinks the red LED, as a fault IT or staff can fix.
+        fault = self.fault or state.pop("handset_missing", False)
+        self.lights.show(fault=fault, **state)
 
 
 def _check(config: Config) -> None:

@@ -32,9 +32,11 @@ from hardware.leds import LineState, Registration
 from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.events import EventBus
+from hub.line.handset import HandsetWatch
 from hub.line.sip import (
     Player,
     SipStack,
+    SoundSettings,
     StackSettings,
     audio_media,
     call_param,
@@ -97,7 +99,27 @@ class Voicemail:
     done: Future[None] = field(default_factory=Future)
 
 
-Command = Dial | Hangup | Voicemail
+@dataclass
+class Mute:
+    """Stop (``on``) or restart sending the handset's microphone to the family."""
+
+    on: bool
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class HandsetChanged:
+    """The handset watch's verdict: what is wrong with the handset, or None."""
+
+    problem: str | None
+    done: Future[None] = field(default_factory=Future)
+
+
+Command = Dial | Hangup | Voicemail | Mute | HandsetChanged
+HANDSET_UNPLUGGED = (
+    "The handset is not plugged in, so the call would have no sound; "
+    "plug it into the hub and try again."
+)
 
 
 class HubAccount(pj.Account):
@@ -140,6 +162,7 @@ class HubCall(pj.Call):
         self.prompted = False  # the message or the recording notice has been started
         self.player: Player | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
+        self.muted = False
         self.rx_packets = 0
         self.rx_changed = time.monotonic()
 
@@ -171,11 +194,15 @@ class Line:
             "registration": "starting",
             "call": None,
             "recording": False,
+            "handset": "starting",
+            "handset_problem": None,
+            "muted": False,
         }
         self.stack: SipStack | None = None
         self.account: HubAccount | None = None
         self.call: HubCall | None = None
         self._retired: list[HubCall] = []  # inbound calls refused, held until they end
+        self._interrupting: list[HubCall] = []  # calls that lost the handset, ended next turn
         self._to_refuse: list[HubCall] = []
         # A recording is announced a turn after its recorder is deleted (the turn after
         # its call ends): the WAV header is written as the loop polls in between.
@@ -192,6 +219,19 @@ class Line:
         self._reachable = True
         self._stopping = False
         self._waker: socket.socket | None = None
+        audio = config.audio
+        self.sound = SoundSettings(
+            capture=audio.capture,
+            playback=audio.playback,
+            echo_cancellation=audio.echo_cancellation,
+            capture_buffer_ms=audio.capture_buffer_ms,
+            playback_buffer_ms=audio.playback_buffer_ms,
+            microphone_gain_db=audio.microphone_gain_db,
+            speaker_gain_db=audio.speaker_gain_db,
+        )
+        # What is wrong with the handset (None: nothing, or there is none to have).
+        self.handset_problem: str | None = None
+        self._watch: HandsetWatch | None = None
         sip = config.sip
         school_user = format_for_trunk(config.school.number, sip.dial_format)
         self.domain = sip.effective_domain
@@ -236,13 +276,14 @@ class Line:
                 bind_port=sip.bind_port,
                 transport=sip.transport,
                 rtp_ports=sip.rtp_port_range,
-                audio_device=self.config.audio.device,
+                sound=self.sound,
                 tls_ca_file=sip.tls_ca_file if sip.transport == "tls" else None,
             )
         )
         try:
             self._create_account()
             self._waker = self._make_waker()
+            self._watch_handset()
             on_ready()
             while not stop.is_set():
                 self.stack.poll(POLL_MS)
@@ -250,6 +291,19 @@ class Line:
                 on_turn()
         finally:
             self._shutdown()
+
+    def _watch_handset(self) -> None:
+        """Open the handset if it is there, and watch for it coming and going."""
+        if self.sound.headless:
+            self._show()
+            return
+
+        def report(problem: str | None) -> None:  # on the watch's thread
+            self.commands.put(HandsetChanged(problem))
+            self._wake()
+
+        self._watch = HandsetWatch(self.sound.capture, self.sound.playback, report)
+        self._handset_changed(self._watch.start())
 
     def _make_waker(self) -> socket.socket | None:
         """A UDP socket aimed at our own SIP transport, for ``_wake`` (None on TCP and TLS)."""
@@ -334,6 +388,9 @@ class Line:
         refusing, self._to_refuse = self._to_refuse, []
         for call in refusing:
             self._decline(call)
+        interrupting, self._interrupting = self._interrupting, []
+        for call in interrupting:
+            self._hang_up(call, EndReason.INTERRUPTED, "handset")
         while True:
             try:
                 command = self.commands.get_nowait()
@@ -362,8 +419,63 @@ class Line:
             self._hang_up(
                 self.call, EndReason.COMPLETED if answered else EndReason.CANCELLED, "staff"
             )
-        else:
+        elif isinstance(command, Voicemail):
             self._leave_voicemail()
+        elif isinstance(command, Mute):
+            self._mute(command.on)
+        else:
+            self._handset_changed(command.problem)
+
+    def _handset_changed(self, problem: str | None) -> None:
+        """The handset came or went: open or close it, and end a call that lost it."""
+        assert self.stack is not None
+        if problem is None:
+            problem = self.stack.use_handset()
+        else:
+            self.stack.drop_handset()
+            if self.call is not None and not self.call.play_message:
+                self._hang_up(self.call, EndReason.INTERRUPTED, "handset")
+        if problem == self.handset_problem and self._status["handset"] != "starting":
+            return
+        self.handset_problem = problem
+        if problem is None:
+            log.info("handset connected")
+        else:
+            log.warning("handset unplugged: %s", problem)
+        self._show()
+        self._publish({"event": "handset", "state": self._handset_state(), "problem": problem})
+
+    def _handset_state(self) -> str:
+        if self.sound.headless:
+            return "none"
+        return "connected" if self.handset_problem is None else "unplugged"
+
+    def _mute(self, on: bool) -> None:
+        call = self.call
+        if call is None or call.answered_at is None:
+            raise LineError("There is no call in progress to mute.")
+        if call.muted == on:
+            return
+        call.muted = on
+        self._route_microphone(call)
+        self._show()
+        self._publish({"event": "mute", "attempt": call.attempt_id, "on": on})
+
+    def _route_microphone(self, call: HubCall) -> None:
+        """Send the handset's microphone to the family and the recording, unless muted."""
+        assert self.stack is not None
+        media = audio_media(call)
+        if media is None:
+            return
+        microphone = self.stack.audio_device_media()[0]
+        for target in (media, call.recorder):
+            if target is None:
+                continue
+            if call.muted:
+                with contextlib.suppress(pj.Error):  # it was never connected
+                    microphone.stopTransmit(target)
+            else:
+                microphone.startTransmit(target)
 
     def _dial(self, command: Dial) -> None:
         assert self.account is not None and self.stack is not None
@@ -374,6 +486,8 @@ class Line:
                 "The line is not connected to the phone system, so it cannot call; "
                 "check the trunk settings or ask IT."
             )
+        if self.handset_problem is not None and not command.play_message:
+            raise LineError(HANDSET_UNPLUGGED)
         sip = self.config.sip
         callee = command.callee
         param = call_param()
@@ -483,9 +597,15 @@ class Line:
         media = audio_media(call)
         if media is None or call.finished:
             return
-        microphone, earpiece = self.stack.audio_device_media()
-        media.startTransmit(earpiece)
-        microphone.startTransmit(media)
+        earpiece = self.stack.audio_device_media()[1]
+        try:
+            media.startTransmit(earpiece)
+            self._route_microphone(call)
+        except pj.Error as exc:
+            # The handset went between the watch's checks; the watch will say so.
+            log.warning("the handset could not be opened for the call: %s", reason(exc))
+            if not call.play_message:
+                self._interrupting.append(call)
         self._answered_media(call)
 
     def _answered_media(self, call: HubCall) -> None:
@@ -518,8 +638,8 @@ class Line:
         recorder.createRecorder(str(call.recording_path))
         os.chmod(call.recording_path, 0o600)
         media.startTransmit(recorder)
-        self.stack.audio_device_media()[0].startTransmit(recorder)
         call.recorder = recorder
+        self._route_microphone(call)
         self._show()  # the LEDs and status first, so whoever hears the event sees them
         self._publish({"event": "recording", "attempt": call.attempt_id, "on": True})
 
@@ -537,6 +657,7 @@ class Line:
         self._releasing.append(call.recorder)
         call.recorder = None
         self._retired = [c for c in self._retired if c is not call]
+        self._interrupting = [c for c in self._interrupting if c is not call]
         self._to_refuse = [c for c in self._to_refuse if c is not call]
         if call is self.call:
             self.call = None
@@ -678,19 +799,28 @@ class Line:
         else:
             line_state = LineState.RINGING if call.ringing else LineState.DIALLING
         recording = call is not None and call.recorder is not None
+        handset = self._handset_state()
         snapshot = {
             "registration": self._registration.value,
             "call": None
             if call is None
             else {"attempt": call.attempt_id, "state": line_state.value},
             "recording": recording,
+            "handset": handset,
+            "handset_problem": self.handset_problem,
+            "muted": call is not None and call.muted,
         }
         with self._lock:
             self._status = snapshot
         self._lights_due = not lights
         if lights and self.on_change is not None:
             self.on_change(
-                {"registration": self._registration, "line": line_state, "recording": recording}
+                {
+                    "registration": self._registration,
+                    "line": line_state,
+                    "recording": recording,
+                    "handset_missing": handset == "unplugged",
+                }
             )
 
     # --- shutdown -----------------------------------------------------------
@@ -701,6 +831,8 @@ class Line:
         if stack is None:
             return
         self._stopping = True
+        if self._watch is not None:
+            self._watch.close()
         waker, self._waker = self._waker, None
         if waker is not None:
             waker.close()

@@ -148,7 +148,6 @@ class PracticeLine:
                 bind_port=settings.port,
                 transport=settings.transport,
                 rtp_ports=settings.rtp_ports,
-                audio_device="null",
             )
         )
         account = _Account(self)

@@ -18,7 +18,7 @@ from hub import audit, guard, users
 from hub.config import Config
 from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError
-from hub.line.line import Dial, Hangup, Line, Voicemail
+from hub.line.line import Dial, Hangup, Line, Mute, Voicemail
 from hub.models import (
     CallAttempt,
     Campaign,
@@ -191,6 +191,11 @@ class LineService:
         """Play the school's message into the answering machine, then hang up."""
         self.line.submit(Voicemail())
         return {}
+
+    def mute(self, on: bool) -> dict[str, Any]:
+        """Stop (or restart) sending the handset's microphone to the family."""
+        self.line.submit(Mute(on))
+        return {"muted": on}
 
 
 def _with_what_the_guard_reads(session: Session, attempt_id: int) -> tuple[Any, ...] | None:

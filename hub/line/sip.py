@@ -37,6 +37,27 @@ TRANSPORTS = {
 CODECS = ("PCMA/8000", "PCMU/8000", "G722/16000")
 
 
+ECHO_TAIL_MS = 200  # a handset's loudspeaker echo is over well within this
+
+
+@dataclass(frozen=True)
+class SoundSettings:
+    """The handset's ALSA devices and how they are driven ("null": no handset)."""
+
+    capture: str = "null"
+    playback: str = "null"
+    echo_cancellation: bool = True
+    capture_buffer_ms: int = 100
+    playback_buffer_ms: int = 140
+    microphone_gain_db: int = 0
+    speaker_gain_db: int = 0
+
+    @property
+    def headless(self) -> bool:
+        """True when there is no handset to drive."""
+        return self.capture == "null"
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """What the SIP stack needs from the config, and nothing about any person."""
@@ -45,7 +66,7 @@ class StackSettings:
     bind_port: int
     transport: str
     rtp_ports: tuple[int, int]
-    audio_device: str
+    sound: SoundSettings = SoundSettings()
     tls_ca_file: Path | None = None
 
 
@@ -81,9 +102,17 @@ class SipStack:
         config.medConfig.sndClockRate = CLOCK_RATE
         # Silence must still send RTP, or "no audio for N seconds" would end calls.
         config.medConfig.noVad = True
+        sound = self.settings.sound
+        config.medConfig.ecTailLen = ECHO_TAIL_MS if sound.echo_cancellation else 0
+        config.medConfig.ecOptions = pj.PJMEDIA_ECHO_SPEEX
+        config.medConfig.sndRecLatency = sound.capture_buffer_ms
+        config.medConfig.sndPlayLatency = sound.playback_buffer_ms
+        # The handset stays open: opened at the answer, the family's first "Hello?"
+        # would be lost while the device starts.
+        config.medConfig.sndAutoCloseTime = -1
         with _quiet():
             self.endpoint.libInit(config)
-        self._choose_audio_device()
+        self.endpoint.audDevManager().setNullDev()
         self.transport_id = self.endpoint.transportCreate(
             TRANSPORTS[self.settings.transport], self._transport_config()
         )
@@ -96,26 +125,42 @@ class SipStack:
             except pj.Error:
                 continue  # a codec this build lacks; the others remain
 
-    def _choose_audio_device(self) -> None:
+    def sound_devices(self, *, refresh: bool = False) -> list[pj.AudioDevInfo]:
+        """The sound devices pjmedia can use, as ALSA names them (``refresh``: look again)."""
         manager = self.endpoint.audDevManager()
-        name = self.settings.audio_device
-        if name == "null":
+        if refresh:
+            manager.refreshDevs()
+        return list(manager.enumDev2())
+
+    def use_handset(self) -> str | None:
+        """Route calls' audio to the configured handset; what is wrong, or None if it worked.
+
+        Looks the devices up afresh, since a handset plugged in again may come back as
+        another card. On any problem the null device stays in place.
+        """
+        sound = self.settings.sound
+        manager = self.endpoint.audDevManager()
+        if sound.headless:
+            return None
+        devices = self.sound_devices(refresh=True)
+        indices = {}
+        for part, name, needs in (("microphone", sound.capture, "inputCount"),
+                                  ("speaker", sound.playback, "outputCount")):  # fmt: skip
+            found = [i for i, d in enumerate(devices) if d.name == name and getattr(d, needs)]
+            if not found:
+                return f'the {part} "{name}" is not among the sound devices ALSA lists'
+            indices[part] = found[0]
+        try:
+            manager.setCaptureDev(indices["microphone"])
+            manager.setPlaybackDev(indices["speaker"])
+        except pj.Error as exc:
             manager.setNullDev()
-            return
-        devices = manager.enumDev2()
-        if not devices:
-            raise LineError(
-                f'[audio] device is "{name}", but this pjsua2 build has no sound-device '
-                'support (the PyPI wheel for x86_64 has none); set device = "null", or on '
-                "the Raspberry Pi install the hub's own pjsua2 build (docs/)."
-            )
-        for index, device in enumerate(devices):
-            if name in (device.name, f"{device.driver}:{device.name}"):
-                manager.setCaptureDev(index)
-                manager.setPlaybackDev(index)
-                return
-        known = ", ".join(sorted({d.name for d in devices}))
-        raise LineError(f'[audio] device "{name}" is not connected; the devices are: {known}.')
+            return f"the handset could not be opened: {reason(exc)}"
+        return None
+
+    def drop_handset(self) -> None:
+        """Close the handset's devices (pjmedia spins on a device that has gone)."""
+        self.endpoint.audDevManager().setNullDev()
 
     def _transport_config(self) -> pj.TransportConfig:
         settings = self.settings
@@ -166,9 +211,15 @@ class SipStack:
         self.endpoint.libHandleEvents(milliseconds)
 
     def audio_device_media(self) -> tuple[pj.AudioMedia, pj.AudioMedia]:
-        """The handset's microphone and earpiece as conference ports."""
+        """The handset's microphone and earpiece as conference ports, at their levels."""
         manager = self.endpoint.audDevManager()
-        return manager.getCaptureDevMedia(), manager.getPlaybackDevMedia()
+        microphone, earpiece = manager.getCaptureDevMedia(), manager.getPlaybackDevMedia()
+        sound = self.settings.sound
+        # Both are the bridge's port 0: what it sends is the microphone, what it
+        # receives goes to the earpiece.
+        microphone.adjustTxLevel(decibels(sound.microphone_gain_db))
+        earpiece.adjustRxLevel(decibels(sound.speaker_gain_db))
+        return microphone, earpiece
 
     def close(self) -> None:
         """Destroy the endpoint; every Call and Account must already be released."""
@@ -214,6 +265,11 @@ def reason(exc: pj.Error) -> str:
     info = getattr(exc, "info", None)
     text = info() if callable(info) else str(exc)
     return " ".join(str(text).split()).rstrip(".") or "unknown error"
+
+
+def decibels(gain_db: float) -> float:
+    """A gain in decibels as the factor pjmedia multiplies the signal by."""
+    return float(10 ** (gain_db / 20))
 
 
 def display_name(text: str) -> str:

@@ -37,6 +37,7 @@ from hub.models import (
 from hub.users import hash_password
 from tests.kamailio import Kamailio
 from tests.kamailio import free_port as _free_port
+from tests.processes import end
 
 SCHOOL = "Northfield School"
 SCHOOL_NUMBER = "01632 960000"
@@ -117,7 +118,7 @@ class PracticeLineProcess:
 
     def stop(self) -> None:
         """Stop it (SIGTERM, then SIGKILL); safe to call twice."""
-        _end(self.process)
+        end(self.process)
         self.output.close()
 
 
@@ -194,20 +195,9 @@ class LineProcess:
         """Send ``sig`` and wait for the exit status; SIGKILL after 15 s."""
         if self.process is None:
             return None
-        status = _end(self.process, sig)
+        status = end(self.process, sig)
         self.output.close()
         return status
-
-
-def _end(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int | None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 def _toml(config: dict[str, dict[str, Any]]) -> str:
