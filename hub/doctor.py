@@ -20,14 +20,16 @@ MIN_FREE_BYTES = 500 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the doctor's report."""
+    """One line of the doctor's report, and any lines that explain it."""
 
     name: str
     ok: bool
     text: str
+    details: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"{'OK  ' if self.ok else 'FAIL'}  {self.name:<13} {self.text}"
+        first = f"{'OK  ' if self.ok else 'FAIL'}  {self.name:<13} {self.text}"
+        return "\n".join([first, *(f"{'':20}{line}" for line in self.details)])
 
 
 def _config(path: str | None) -> tuple[Check, Config | None]:
@@ -59,33 +61,80 @@ def _pjsua2(config: Config) -> list[Check]:
     try:
         import pjsua2  # noqa: F401
     except ImportError:
-        return [Check("pjsua2", False, "not installed; run the installer (docs/)")]
+        return [Check("pjsua2", False, "not installed; run: scripts/build-pjsua2 "
+                                       "--python /opt/phonehub/.venv/bin/python")]  # fmt: skip
     from hub.exceptions import LineError
     from hub.line.sip import SipStack, StackSettings
 
-    # A throwaway stack on a spare port tells whether this build can drive sound.
+    # A throwaway stack on a spare port lists the sound devices as the line sees them.
     try:
         stack = SipStack(StackSettings("127.0.0.1", 0, "udp", (40000, 40100)))
     except LineError as exc:
         return [Check("pjsua2", False, str(exc))]
     try:
-        devices = stack.endpoint.audDevManager().enumDev2()
-        names = sorted({d.name for d in devices})
+        version = stack.endpoint.libVersion().full
+        devices = [
+            Device(d.name, d.driver, int(d.inputCount), int(d.outputCount))
+            for d in stack.sound_devices()
+            if d.inputCount or d.outputCount
+        ]
     finally:
         stack.close()
-    checks = [Check("pjsua2", True, f"importable; sound devices: {len(names)}")]
-    wanted = config.audio.device
-    if wanted == "null":
-        checks.append(Check("audio", True, 'no handset: [audio] device = "null"'))
-    elif not names:
-        checks.append(Check("audio", False, "this pjsua2 build has no sound support; "
-                                            "install the Raspberry Pi build (docs/)"))  # fmt: skip
-    elif wanted in names:
-        checks.append(Check("audio", True, f'"{wanted}" is connected'))
-    else:
-        checks.append(Check("audio", False, f'"{wanted}" is not connected; devices: '
-                                            + ", ".join(names)))  # fmt: skip
-    return checks
+    if not _uses_alsa():
+        fix = "run scripts/build-pjsua2 (make setup and the installer do)"
+        return [Check("pjsua2", False, f"{version} was built without ALSA, so no handset can "
+                                       f"work; {fix}")]  # fmt: skip
+    return [Check("pjsua2", True, f"{version} with ALSA"), _audio(config, devices)]
+
+
+def _uses_alsa() -> bool:
+    """Whether the pjsua2 this process loaded was linked with ALSA (libasound)."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return True  # cannot tell; the device list says the rest
+    return "libasound.so" in maps
+
+
+@dataclass(frozen=True)
+class Device:
+    """A sound device as pjsua2 lists it."""
+
+    name: str
+    driver: str
+    inputs: int
+    outputs: int
+
+
+def _audio(config: Config, devices: list[Device]) -> Check:
+    """Whether the configured handset is there, with every device pjsua2 can use."""
+    audio = config.audio
+    chosen = {audio.capture, audio.playback}
+    width = max((len(d.name) for d in devices), default=0)
+    listed = tuple(
+        f"{'*' if d.name in chosen else ' '} {d.name:<{width}}  "
+        f"microphone {'yes' if d.inputs else 'no '}  speaker {'yes' if d.outputs else 'no'}"
+        for d in devices
+    )
+    if audio.headless:
+        could = "the sound devices the hub could use:" if devices else "ALSA lists none"
+        return Check("audio", True, f'no handset ([audio] device = "null"); {could}', listed)
+    for part, name, field in (("microphone", audio.capture, "inputs"),
+                              ("speaker", audio.playback, "outputs")):  # fmt: skip
+        if not any(d.name == name and getattr(d, field) for d in devices):
+            choose = ("set [audio] device to one of these (aplay -L names them the same way):"
+                      if devices else "ALSA lists no sound devices at all")  # fmt: skip
+            return Check("audio", False, f'the {part} "{name}" is not connected: plug the '
+                                         f"handset in, or {choose}", listed)  # fmt: skip
+    from hub.line.handset import HandsetWatch
+
+    problem = HandsetWatch(audio.capture, audio.playback, lambda _problem: None).check()
+    if problem is not None:
+        return Check("audio", False, f"{problem}; check the handset's cable, and that the "
+                                     "hub's user is in the audio group", listed)  # fmt: skip
+    where = f'"{audio.capture}"' if len(chosen) == 1 else (
+        f'microphone "{audio.capture}", speaker "{audio.playback}"')  # fmt: skip
+    return Check("audio", True, f"the handset is connected: {where}", listed)
 
 
 def _speech() -> Check:

@@ -35,6 +35,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
         shown = f"{call['state']} (attempt {call['attempt']})" if call else "none"
         print(f"call:         {shown}")
         print(f"recording:    {'yes' if status.get('recording') else 'no'}")
+        handset = status.get("handset", "unknown")
+        if handset == "unplugged":
+            handset = f"unplugged: {status.get('handset_problem')}"
+        elif status.get("muted"):
+            handset += ", muted"
+        print(f"handset:      {handset}")
         if status.get("fault"):
             print(f"fault:        {status['fault']}")
         return 0

@@ -63,6 +63,7 @@ ENDINGS = {
     EndReason.REFUSED: "the hub would not dial this number",
     EndReason.INTERRUPTED: "the hub stopped during the call",
 }
+HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
 
 
 def _user() -> StaffUser:
@@ -284,8 +285,8 @@ def voicemail() -> tuple[dict[str, Any], int]:
 @roles(*ANYONE)
 def mute() -> tuple[dict[str, Any], int]:
     """Turn the handset's microphone off (or on again) for the family; they are still heard."""
-    on = request.form.get("on") == "1"
-    return _ask("mute", on=on)
+    payload = request.get_json(silent=True) or {}
+    return _ask("mute", on=payload.get("on") is True)
 
 
 def _ask(command: str, **fields: Any) -> tuple[dict[str, Any], int]:
@@ -314,9 +315,16 @@ def state(attempt_id: int) -> tuple[dict[str, Any], int]:
     return {
         "state": shown,
         "answered_at": _iso(attempt.answered_at),
-        "ended": ENDINGS.get(attempt.end_reason) if attempt.end_reason else None,
+        "ended": _ending(attempt),
         "sip_status": attempt.sip_status,
     }, 200
+
+
+def _ending(attempt: CallAttempt) -> str | None:
+    """How the call ended, in words for the member of staff."""
+    if attempt.end_reason is EndReason.INTERRUPTED and attempt.ended_by == "handset":
+        return HANDSET_UNPLUGGED
+    return ENDINGS.get(attempt.end_reason) if attempt.end_reason else None
 
 
 def _iso(moment: datetime | None) -> str | None:

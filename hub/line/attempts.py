@@ -162,6 +162,10 @@ class AttemptWriter(threading.Thread):
                 attempt.sip_status = event.get("sip_status")
                 attempt.ended_by = event.get("ended_by")
                 attempt.end_reason = EndReason(event["end_reason"])
+                if attempt.end_reason is EndReason.INTERRUPTED:
+                    audit.record(session, "call.interrupted", actor="line",
+                                 target_type="call_attempt", target_id=attempt.id,
+                                 hub_id=self.hub_id, detail={"by": attempt.ended_by})  # fmt: skip
 
     def _heartbeat(self, registration: str | None) -> None:
         def beat() -> None:

@@ -300,6 +300,19 @@ def test_sip_domain_wins_over_the_registrar_host():
         ),
         ('[audio]\ndevice = ""', "audio.device: must not be empty"),
         (
+            "[audio]\nmicrophone_gain_db = 30",
+            "audio.microphone_gain_db: must be from -20 to 20, not 30",
+        ),
+        (
+            "[audio]\ncapture_buffer_ms = 5",
+            "audio.capture_buffer_ms: must be from 10 to 500, not 5",
+        ),
+        (
+            '[audio]\ncapture_device = "plughw:CARD=Mic,DEV=0"',
+            "audio.device: a handset needs both a microphone and a speaker; set capture_device "
+            'and playback_device both to devices, or device = "null"',
+        ),
+        (
             '[speech]\nvoicemail_message = "Call {scool} on {number} or {phone}"',
             "speech.voicemail_message: unknown placeholders {scool}, {phone}"
             "; use {school} and {number}",

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from tests.line.conftest import PHONEHUB, LineProcess
+from tests.pulse import VirtualHandset
 
 
-def doctor(config) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PHONEHUB, "--config", str(config), "doctor"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+def doctor(config, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PHONEHUB, "--config", str(config), "doctor"], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def checks(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The report's check lines, without the lines indented under them."""
+    return [line for line in result.stdout.splitlines() if not line.startswith(" ")]
 
 
 def test_a_healthy_hub_is_all_ok(hub_line: LineProcess):
     result = doctor(hub_line.config_path)
-    lines = result.stdout.splitlines()
+    lines = checks(result)
     assert result.returncode == 0, result.stdout
     names = [line.split()[1] for line in lines]
     assert names == ["config", "database", "pjsua2", "audio", "speech", "gpio", "registration",
@@ -38,9 +45,24 @@ def test_a_new_hub_with_a_missing_handset_gets_a_fix_for_each_failure(make_line)
     line = make_line(None, audio={"device": "plughw:CARD=Headset,DEV=0"})
     result = doctor(line.config_path)
     assert result.returncode == 1
-    lines = result.stdout.splitlines()
-    failed = {line.split()[1]: line for line in lines if line.startswith("FAIL")}
+    failed = {line.split()[1]: line for line in checks(result) if line.startswith("FAIL")}
     assert set(failed) == {"database", "audio", "registration"}  # never started
     assert "run: phonehub db upgrade" in failed["database"]
-    assert "no sound support" in failed["audio"]
+    assert 'the microphone "plughw:CARD=Headset,DEV=0" is not connected' in failed["audio"]
     assert "systemctl start phonehub-line" in failed["registration"]
+
+
+def test_the_handset_is_listed_as_pjsua2_sees_it_and_its_absence_explained(make_line, tmp_path):
+    line = make_line(None, audio={"device": "handset"})
+    with VirtualHandset(tmp_path / "sound") as handset:
+        result = doctor(line.config_path, handset.env())
+        lines = result.stdout.splitlines()
+        audio = next(i for i, text in enumerate(lines) if text.split()[1:2] == ["audio"])
+        assert lines[audio].startswith('OK    audio         the handset is connected: "handset"')
+        listed = [text.split() for text in lines[audio + 1 :] if text.startswith(" ")]
+        assert ["*", "handset", "microphone", "yes", "speaker", "yes"] in listed
+
+        handset.unplug()
+        result = doctor(line.config_path, handset.env())
+    [audio_line] = [text for text in checks(result) if text.split()[1] == "audio"]
+    assert audio_line.startswith('FAIL  audio         the microphone "handset" cannot be opened')

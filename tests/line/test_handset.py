@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from hub.db import open_database
 from hub.exceptions import ControlError
-from hub.models import CallAttempt, EndReason
+from hub.models import AuditEvent, CallAttempt, EndReason
 from tests.audio import listen_for, write_tone
 from tests.kamailio import Kamailio
 from tests.line.conftest import (
@@ -186,6 +187,9 @@ def test_a_handset_unplugged_mid_call_ends_it_as_interrupted_and_comes_back(
     desk.handset.unplug()
     row = desk.ended(attempt, timeout=10)
     assert (row.end_reason, row.ended_by) == (EndReason.INTERRUPTED, "handset")
+    with desk.family.database.session() as session:
+        [audit] = session.scalars(select(AuditEvent).where(AuditEvent.action == "call.interrupted"))
+        assert (audit.target_id, audit.detail) == (attempt, {"by": "handset"})
     status = wait_until(lambda: (s := desk.line.status())["handset"] == "unplugged" and s,
                         timeout=5, what="the status to say the handset is unplugged")  # fmt: skip
     assert "cannot be opened" in status["handset_problem"]

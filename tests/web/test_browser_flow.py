@@ -143,6 +143,10 @@ def test_a_new_school_from_first_run_to_the_dsl(
     status = desk.get_by_role("status").last
     expect(status).to_have_text(re.compile("Connected"), timeout=20_000)
     desk.screenshot(path=str(ARTIFACTS / "call-desk.png"), full_page=True)
+    desk.get_by_role("button", name="Mute", exact=True).click()
+    unmute = desk.get_by_role("button", name=re.compile("Unmute"))
+    expect(unmute).to_have_attribute("aria-pressed", "true")
+    assert hub_line.status()["muted"] is True
     desk.get_by_role("button", name="Hang up").click()
     expect(desk.get_by_text("How did the call go?")).to_be_visible(timeout=15_000)
     [invite] = practice_line.events("invite")

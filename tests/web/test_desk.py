@@ -202,3 +202,17 @@ def test_a_family_abandoned_on_someone_elses_desk_goes_back_to_the_queue(app, ac
         assert session.get(StaffUser, entry.claimed_by_id).name == "Kim"
         released = session.scalars(select(AuditEvent).where(AuditEvent.action == "entry.released"))
         assert [event.detail["reason"] for event in released] == ["stale"]
+
+
+def test_a_call_cut_off_by_an_unplugged_handset_says_so_on_the_desk(app, accounts):
+    staff = app.test_client()
+    accounts.login(staff, email := accounts.add(Role.STAFF, name="Sam Teacher"))
+    with app.extensions["phonehub.db"].session() as session:
+        staff_id = session.scalar(select(StaffUser.id).where(StaffUser.email == email))
+        attempt = CallAttempt(staff_id=staff_id, ended_at=utcnow(), ended_by="handset",
+                              end_reason=EndReason.INTERRUPTED)  # fmt: skip
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+    reply = staff.get(f"/desk/attempts/{attempt_id}").get_json()
+    assert reply["ended"] == "the handset was unplugged; plug it back in and call again"

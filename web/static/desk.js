@@ -32,6 +32,7 @@
         setTimeout(() => window.location.reload(), 800);  // the outcome form comes next
         return;
       }
+      mute.disabled = now.state !== "connected";
       if (now.state === "connected") {
         answeredAt = answeredAt || new Date(now.answered_at);
         const seconds = Math.max(0, Math.round((Date.now() - answeredAt) / 1000));
@@ -71,6 +72,15 @@
   panel.querySelector(".hangup").addEventListener("click", async () => {
     const { ok, data } = await post("/desk/hangup");
     if (!ok) showError(data.error);
+  });
+  // Mute: the family hears silence from the handset while still being heard.
+  const mute = panel.querySelector(".mute");
+  mute.addEventListener("click", async () => {
+    const on = mute.getAttribute("aria-pressed") !== "true";
+    const { ok, data } = await post("/desk/mute", { on });
+    if (!ok) { showError(data.error); return; }
+    mute.setAttribute("aria-pressed", String(data.muted));
+    mute.textContent = data.muted ? "Unmute (the family can't hear you)" : "Mute";
   });
   panel.querySelector(".voicemail").addEventListener("click", async () => {
     const { ok, data } = await post("/desk/voicemail");
