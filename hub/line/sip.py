@@ -107,9 +107,9 @@ class SipStack:
         config.medConfig.ecOptions = pj.PJMEDIA_ECHO_SPEEX
         config.medConfig.sndRecLatency = sound.capture_buffer_ms
         config.medConfig.sndPlayLatency = sound.playback_buffer_ms
-        # The handset stays open: opened at the answer, the family's first "Hello?"
-        # would be lost while the device starts.
-        config.medConfig.sndAutoCloseTime = -1
+        # A handset stays open: opened at the answer, the family's first "Hello?"
+        # would be lost while the device starts. Without one, nothing ticks when idle.
+        config.medConfig.sndAutoCloseTime = 1 if sound.headless else -1
         with _quiet():
             self.endpoint.libInit(config)
         self.endpoint.audDevManager().setNullDev()
