@@ -123,6 +123,15 @@ class Boolean(Setting):
         return value
 
 
+class BooleanOrAuto(Setting):
+    """true, false, or "auto" (the hub decides)."""
+
+    def convert(self, value: object) -> bool | str:
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ValueError(f'must be true, false or "auto", not {_toml(value)}')
+
+
 class Choice(Setting):
     """One of a fixed set of strings."""
 
@@ -434,7 +443,7 @@ class AudioSection:
     playback_device: str = field(metadata=setting(Text()))
     microphone_gain_db: int = field(metadata=setting(Integer(-20, 20)))
     speaker_gain_db: int = field(metadata=setting(Integer(-20, 20)))
-    echo_cancellation: bool = field(metadata=setting(Boolean()))
+    echo_cancellation: bool | str = field(metadata=setting(BooleanOrAuto()))
     capture_buffer_ms: int = field(metadata=setting(Integer(10, 500)))
     playback_buffer_ms: int = field(metadata=setting(Integer(10, 500)))
 
@@ -452,6 +461,18 @@ class AudioSection:
     def headless(self) -> bool:
         """True when the hub has no handset at all."""
         return self.capture == "null"
+
+    @property
+    def cancel_echo(self) -> bool:
+        """Whether to cancel echo: as set, or ("auto") unless the device says it is a headset.
+
+        A headset's earpiece does not reach its microphone; a handset's or desk phone's
+        loudspeaker does, and the family would hear themselves back.
+        """
+        if self.echo_cancellation != "auto":
+            return bool(self.echo_cancellation)
+        names = f"{self.capture} {self.playback}".lower()
+        return not any(word in names for word in ("headset", "headphone"))
 
 
 @dataclass(frozen=True)

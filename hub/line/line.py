@@ -223,7 +223,7 @@ class Line:
         self.sound = SoundSettings(
             capture=audio.capture,
             playback=audio.playback,
-            echo_cancellation=audio.echo_cancellation,
+            echo_cancellation=audio.cancel_echo,
             capture_buffer_ms=audio.capture_buffer_ms,
             playback_buffer_ms=audio.playback_buffer_ms,
             microphone_gain_db=audio.microphone_gain_db,

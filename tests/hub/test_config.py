@@ -308,6 +308,10 @@ def test_sip_domain_wins_over_the_registrar_host():
             "audio.capture_buffer_ms: must be from 10 to 500, not 5",
         ),
         (
+            '[audio]\necho_cancellation = "yes"',
+            'audio.echo_cancellation: must be true, false or "auto", not "yes"',
+        ),
+        (
             '[audio]\ncapture_device = "plughw:CARD=Mic,DEV=0"',
             "audio.device: a handset needs both a microphone and a speaker; set capture_device "
             'and playback_device both to devices, or device = "null"',
@@ -559,3 +563,16 @@ def test_password_file_is_relative_to_the_config_file(files):
 def test_file_with_a_byte_order_mark_loads(files):
     (files / "explicit.toml").write_text('\ufeff[school]\nname = "bom"\n', encoding="utf-8")
     assert load_config(files / "explicit.toml", {}).school.name == "bom"
+
+
+@pytest.mark.parametrize(
+    ("audio", "cancelled"),
+    [
+        ('device = "plughw:CARD=Handset,DEV=0"', True),
+        ('device = "plughw:CARD=Headset,DEV=0"', False),
+        ('device = "plughw:CARD=Headset,DEV=0"\necho_cancellation = true', True),
+        ('device = "plughw:CARD=Device,DEV=0"\necho_cancellation = false', False),
+    ],
+)
+def test_echo_is_cancelled_for_a_handset_and_not_for_a_headset(audio, cancelled):
+    assert parse_config(f"[audio]\n{audio}").audio.cancel_echo is cancelled
