@@ -87,8 +87,8 @@ class _Lights:
     def _show(self) -> None:
         state = dict(self.state)
         # An unplugged handset blinks the red LED, as a fault IT or staff can fix.
-        fault = self.fault or state.pop("handset_missing", False)
-        self.lights.show(fault=fault, **state)
+        handset_missing = state.pop("handset_missing", False)
+        self.lights.show(fault=self.fault or handset_missing, **state)
 
 
 def _check(config: Config) -> None:

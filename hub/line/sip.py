@@ -151,8 +151,13 @@ class SipStack:
                 return f'the {part} "{name}" is not among the sound devices ALSA lists'
             indices[part] = found[0]
         try:
+            # Set both before opening either: set alone, pjsua2 pairs the microphone
+            # with ALSA's "default" speaker for a moment, which may not exist.
+            manager.setSndDevMode(pj.PJSUA_SND_DEV_NO_IMMEDIATE_OPEN)
             manager.setCaptureDev(indices["microphone"])
             manager.setPlaybackDev(indices["speaker"])
+            manager.setSndDevMode(0)
+            manager.setCaptureDev(indices["microphone"])  # the same pair: opens it now
         except pj.Error as exc:
             manager.setNullDev()
             return f"the handset could not be opened: {reason(exc)}"

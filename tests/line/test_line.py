@@ -380,16 +380,26 @@ def test_systemd_hears_ready_and_the_watchdog_from_the_sip_loop(make_line, kamai
             heard.append(systemd.recv(1024).decode())
 
 
-def test_a_sound_device_this_build_cannot_drive_is_one_sentence(make_line, kamailio):
+def test_a_line_started_without_its_handset_runs_says_so_and_refuses_desk_calls(
+    make_line, kamailio
+):
     line = make_line(kamailio, audio={"device": "plughw:CARD=Headset,DEV=0"})
-    result = subprocess.run(
-        [*PHONEHUB, "--config", str(line.config_path), "line"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 1
-    [message] = [m for m in result.stderr.splitlines() if m.startswith("phonehub: error:")]
-    assert "no sound-device support" in message
-    assert 'set device = "null"' in message
+    line.start()
+    status = line.status()
+    assert status["handset"] == "unplugged"
+    assert '"plughw:CARD=Headset,DEV=0" cannot be opened' in status["handset_problem"]
+    assert status["lights"] == {"green": "on", "amber": "off", "red": "blinking"}
+    with open_database(line.database_url) as database:
+        rows = Family(database)
+        attempt = rows.attempt(rows.number("+447700900123"))
+        with pytest.raises(ControlError) as refused:
+            line.client.request("dial", attempt=attempt)
+    assert str(refused.value) == (
+        "The handset is not plugged in, so the call would have no sound; "
+        "plug it into the hub and try again."
+    )
+    assert kamailio.messages("INVITE") == []
+    assert "handset unplugged: the microphone" in line.log()
 
 
 def test_a_fault_reported_by_maintenance_blinks_the_red_led(hub_line: LineProcess):
