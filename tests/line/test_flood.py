@@ -70,6 +70,27 @@ class StatusWatch:
         self._thread.join(10)
 
 
+class EventWatch:
+    """Follows the line's events on a thread, as the panel would; keeps the refusals."""
+
+    def __init__(self, line: LineProcess) -> None:
+        self.refusals: list[dict[str, Any]] = []
+        self._events = line.client.events()
+        next(self._events)  # the status: subscribed from here on
+        self._thread = threading.Thread(target=self._follow, name="event-watch", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        # Ends when the daemon stops at the end of the test and closes the stream.
+        for event in self._events:
+            if event.get("event") == "inbound_refused":
+                self.refusals.append(event)
+
+    def refused(self) -> int:
+        """How many refusals the events have counted so far."""
+        return sum(event["count"] for event in list(self.refusals))
+
+
 def assert_unharmed(line: LineProcess, kamailio: Kamailio, rows: Family) -> None:
     """The same daemon runs, is registered, and a call placed now connects."""
     # The daemon the test started is still running (a restart would be a new process).
@@ -97,6 +118,27 @@ def assert_answered_throughout(watch: StatusWatch) -> None:
 def new_lines(line: LineProcess, before: str) -> list[str]:
     """What the daemon has logged since its log was ``before``."""
     return line.log()[len(before) :].splitlines()
+
+
+def test_an_invite_flood_is_refused_and_the_line_carries_on(line, kamailio, rows, tmp_path):
+    registers = len(kamailio.messages("REGISTER"))
+    log = line.log()
+    events = EventWatch(line)
+    with StatusWatch(line) as watch:
+        started = time.monotonic()
+        flood = run_sipp("unwanted_invite.xml", line.sip_port, tmp_path / "sipp",
+                         calls=FLOOD_CALLS, rate=FLOOD_RATE)  # fmt: skip
+        seconds = time.monotonic() - started
+    # Every INVITE was refused with 603 Decline (SIPp fails a call on anything else).
+    assert (flood.status, flood.successful) == (0, FLOOD_CALLS), flood.output
+    assert_answered_throughout(watch)
+    assert len(kamailio.messages("REGISTER")) > registers  # renewed during the flood
+    # Counted to the last, yet told in one event a second (the first at once, the last
+    # just after the flood) and one log line.
+    wait_until(lambda: events.refused() == FLOOD_CALLS, timeout=5, what="every refusal counted")
+    assert len(events.refusals) <= seconds + 3
+    assert len(new_lines(line, log)) <= 2, new_lines(line, log)
+    assert_unharmed(line, kamailio, rows)
 
 
 def test_an_options_flood_is_answered_and_the_line_carries_on(line, kamailio, rows, tmp_path):
@@ -179,3 +221,68 @@ def test_malformed_datagrams_do_not_take_the_line_down(line, kamailio, rows):
                     break
             assert reply.startswith(b"SIP/2.0 200 "), (what, reply[:80])
     assert_unharmed(line, kamailio, rows)
+
+
+@pytest.mark.parametrize(("method", "status"), [("INVITE", 603), ("SUBSCRIBE", 403)])
+def test_a_stranger_gets_one_answer_and_nothing_more(make_line, method, status):
+    """No 100 Trying, no resent refusals, no NOTIFYs: a flood cannot be made bigger here."""
+    line = make_line(None, sip={"domain": "127.0.0.1"})
+    line.start(wait_for="not_needed")
+    headers = "Event: presence\r\nExpires: 600\r\n" if method == "SUBSCRIBE" else ""
+    body = OFFER if method == "INVITE" else ""
+    if body:
+        headers += "Content-Type: application/sdp\r\n"
+    heard: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.settimeout(0.2)
+        port = stranger.getsockname()[1]
+        for _ in range(50):  # and never an ACK, nor an answer to anything
+            request = _request(method, line.sip_port, port, headers=headers, body=body)
+            stranger.sendto(request, ("127.0.0.1", line.sip_port))
+        # pjsip resends an unacknowledged refusal after 0.5 s and 1.5 s; listen past both.
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            try:
+                first_line = stranger.recv(65535).split(b"\r\n", 1)[0].decode()
+            except TimeoutError:
+                continue
+            heard.append(first_line)
+    assert heard == [f"SIP/2.0 {status} {'Decline' if status == 603 else 'Forbidden'}"] * 50
+    assert line.status()["call"] is None
+    assert line.process.poll() is None
+
+
+# Loaded by the daemon's Python at start (PYTHONPATH): a pjsua2 build without the
+# exports the refusal beneath pjsua needs.
+_WITHOUT_REFUSAL = """\
+import hub.line.sip
+from hub.exceptions import LineError
+
+
+def _missing():
+    raise LineError("this build has no pjsip exports (a test)")
+
+
+hub.line.sip.InboundRefusal = _missing
+"""
+
+
+def test_without_the_refusal_beneath_pjsua_an_inbound_call_is_still_declined(make_line, tmp_path):
+    patch = tmp_path / "patch"
+    patch.mkdir()
+    (patch / "sitecustomize.py").write_text(_WITHOUT_REFUSAL)
+    line = make_line(None, sip={"domain": "127.0.0.1"})
+    line.start(wait_for="not_needed", env={"PYTHONPATH": str(patch)})
+    assert "inbound calls will be refused the costly way" in line.log()
+    events = EventWatch(line)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller:
+        caller.bind(("127.0.0.1", 0))
+        caller.settimeout(5)
+        invite = _request("INVITE", line.sip_port, caller.getsockname()[1],
+                          headers="Content-Type: application/sdp\r\n", body=OFFER)  # fmt: skip
+        caller.sendto(invite, ("127.0.0.1", line.sip_port))
+        statuses = [int(caller.recv(65535).split(b" ", 2)[1]) for _ in range(2)]
+    assert statuses == [100, 603]  # pjsua's way: Trying, then the line's Decline
+    wait_until(lambda: events.refused() == 1, timeout=5, what="the refusal's event")
+    assert line.status()["call"] is None
