@@ -9,8 +9,8 @@ BIN    := $(VENV)/bin
 # scripts/build-pjsua2, as on the Pi), and those only the tests need.
 APT_RUN  := python3 python3-venv python3-dev espeak-ng build-essential pkg-config swig \
             libasound2-dev libopus-dev libssl-dev uuid-dev
-APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core openssl chromium shellcheck \
-            pulseaudio pulseaudio-utils libasound2-plugins
+APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core sip-tester openssl chromium \
+            shellcheck pulseaudio pulseaudio-utils libasound2-plugins
 
 .PHONY: demo test bench lint setup setup-test apt apt-test clean
 

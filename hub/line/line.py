@@ -33,6 +33,7 @@ from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
+from hub.line.inbound import Tally
 from hub.line.sip import (
     Player,
     SipStack,
@@ -64,6 +65,10 @@ CREDENTIAL_CODES = (401, 403, 407)
 # A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
 # (sip_transport_udp.c ignores anything of 32 bytes or fewer).
 WAKE = b"\r\n\r\n"
+# However many inbound requests are refused, they make one event a second and one
+# log line a minute: a flood must not flood the subscribers or the journal.
+REFUSALS_EVENT_S = 1.0
+REFUSALS_LOG_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class HubAccount(pj.Account):
         self.line._on_registration(int(prm.code), int(prm.expiration))
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        # Only without hub.line.inbound's refusal, which answers INVITEs before pjsua.
         self.line._refuse_inbound(prm.callId)
 
     def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
@@ -204,6 +210,9 @@ class Line:
         self._retired: list[HubCall] = []  # inbound calls refused, held until they end
         self._interrupting: list[HubCall] = []  # calls that lost the handset, ended next turn
         self._to_refuse: list[HubCall] = []
+        self._declined = 0  # inbound calls refused here rather than beneath pjsua
+        self._refusal_events = Tally(REFUSALS_EVENT_S)
+        self._refusal_lines = Tally(REFUSALS_LOG_S)
         # A recording is announced a turn after its recorder is deleted (the turn after
         # its call ends): the WAV header is written as the loop polls in between.
         self._deleting: list[tuple[int | None, Path]] = []
@@ -278,6 +287,7 @@ class Line:
                 rtp_ports=sip.rtp_port_range,
                 sound=self.sound,
                 tls_ca_file=sip.tls_ca_file if sip.transport == "tls" else None,
+                refuse_inbound=True,
             )
         )
         try:
@@ -405,6 +415,7 @@ class Line:
         if self.call is not None:
             self._watch_call(self.call)
         self._keepalive()
+        self._report_refusals()
         if self._trim_at is not None and self.call is None and time.monotonic() >= self._trim_at:
             self._trim_at = None
             release_free_memory()
@@ -676,7 +687,15 @@ class Line:
             call.hangup(call_param(603))
         except pj.Error as exc:
             log.warning("could not decline an inbound call: %s", reason(exc))
-        self._publish({"event": "inbound_refused"})
+        self._declined += 1
+
+    def _report_refusals(self) -> None:
+        refused = self._declined + (self.stack.refused if self.stack is not None else 0)
+        now = time.monotonic()
+        if count := self._refusal_events.due(refused, now):
+            self._publish({"event": "inbound_refused", "count": count})
+        if count := self._refusal_lines.due(refused, now):
+            log.info("refused %d inbound call(s) or subscription(s); the hub only calls out", count)
 
     def _on_registration(self, code: int, expiration: int) -> None:
         if code // 100 == 2 and expiration > 0:

@@ -13,6 +13,7 @@ loop turn, never inside a callback; and everything is dropped before
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import socket
 import sys
@@ -25,6 +26,9 @@ import pjsua2 as pj
 
 from hub import __version__
 from hub.exceptions import LineError
+from hub.line.inbound import InboundRefusal
+
+log = logging.getLogger(__name__)
 
 CLOCK_RATE = 16_000  # the conference bridge's rate; speech prompts are rendered at it
 USER_AGENT = f"School Phone Hub/{__version__}"
@@ -68,6 +72,7 @@ class StackSettings:
     rtp_ports: tuple[int, int]
     sound: SoundSettings = SoundSettings()
     tls_ca_file: Path | None = None
+    refuse_inbound: bool = False  # strangers' INVITEs and SUBSCRIBEs: see hub.line.inbound
 
 
 class SipStack:
@@ -79,6 +84,7 @@ class SipStack:
         with _quiet():
             self.endpoint.libCreate()
         self.transport_id = -1
+        self._refusal: InboundRefusal | None = None
         self._closed = False
         try:
             self._configure()
@@ -117,6 +123,11 @@ class SipStack:
             TRANSPORTS[self.settings.transport], self._transport_config()
         )
         self.endpoint.libStart()
+        if self.settings.refuse_inbound:
+            try:
+                self._refusal = InboundRefusal()
+            except LineError as exc:
+                log.warning("inbound calls will be refused the costly way: %s", exc)
         for codec in self.endpoint.codecEnum2():
             self.endpoint.codecSetPriority(codec.codecId, 0)
         for priority, codec in zip(range(255, 0, -1), CODECS, strict=False):
@@ -211,6 +222,11 @@ class SipStack:
         """The URI parameter that keeps requests on the configured transport."""
         return "" if self.settings.transport == "udp" else f";transport={self.settings.transport}"
 
+    @property
+    def refused(self) -> int:
+        """Requests refused beneath pjsua so far (``refuse_inbound``)."""
+        return self._refusal.refused if self._refusal is not None else 0
+
     def poll(self, milliseconds: int) -> None:
         """Run pjsua2's timers and I/O for up to ``milliseconds``; callbacks happen here."""
         self.endpoint.libHandleEvents(milliseconds)
@@ -231,6 +247,9 @@ class SipStack:
         if self._closed:
             return
         self._closed = True
+        if self._refusal is not None:
+            self._refusal.close()  # pjsip would call into it until destroyed
+            self._refusal = None
         self.endpoint.libDestroy()
 
 
