@@ -48,8 +48,10 @@ def test_the_pi_installer_builds_pjsua2_with_the_script_make_uses():
     assert "PHONEHUB_WHEEL_CACHE:-/var/cache/phonehub/wheels" in script
 
 
-def test_the_pi_installer_installs_what_make_installs():
+def test_the_pi_installer_installs_what_make_installs_and_no_python3_lgpio():
     packages = _words(INSTALLER.read_text(), "PACKAGES=(", ")")
+    # Debian has no python3-lgpio: pip brings lgpio from PyPI (pyproject.toml).
+    assert "python3-lgpio" not in packages
     # Raspberry Pi OS comes with python3 itself.
     make_installs = _words((ROOT / "Makefile").read_text(), "APT_RUN  :=", "\nAPT_TEST")
     assert make_installs - {"python3"} <= packages
