@@ -10,8 +10,12 @@ BIN    := $(VENV)/bin
 APT_RUN  := python3 python3-venv python3-dev espeak-ng build-essential pkg-config swig \
             libasound2-dev libopus-dev libssl-dev uuid-dev
 APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core openssl chromium shellcheck
+# make test-install builds Debian root file systems, one of them arm64 under emulation.
+APT_TEST_INSTALL := mmdebstrap qemu-user-static binfmt-support arch-test gpg rsync
+# It needs root (chroot, mounts); it reuses the pjsua2 wheel this user's make built.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test bench lint setup setup-test apt apt-test clean
+.PHONY: demo test test-install bench lint setup setup-test apt apt-test apt-test-install clean
 
 demo: setup
 	$(BIN)/phonehub demo
@@ -20,6 +24,13 @@ test: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Proves scripts/install-raspberry-pi in throwaway Debian bookworm root file systems,
+# amd64 and arm64 (scripts/test-install). Not part of `make test`: it needs root.
+test-install: setup apt-test-install
+	$(SUDO) env PHONEHUB_WHEEL_CACHE="$${PHONEHUB_WHEEL_CACHE:-$$HOME/.cache/phonehub/wheels}" \
+	    PHONEHUB_SOURCE_CACHE="$${PHONEHUB_SOURCE_CACHE:-$$HOME/.cache/phonehub/sources}" \
+	    scripts/test-install
 
 # Measures speed and memory (bench/README.md); writes bench/results.md and .json.
 bench: setup-test
@@ -39,6 +50,9 @@ apt:
 
 apt-test: apt
 	@scripts/apt-ensure $(APT_TEST)
+
+apt-test-install:
+	@scripts/apt-ensure $(APT_TEST_INSTALL)
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'

@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = [ROOT / "scripts" / "apt-ensure", ROOT / "scripts" / "build-pjsua2",
-           ROOT / "scripts" / "install-raspberry-pi", ROOT / ".ci" / "run"]  # fmt: skip
+           ROOT / "scripts" / "install-raspberry-pi", ROOT / "scripts" / "test-install",
+           ROOT / "tests" / "install" / "check-installed", ROOT / ".ci" / "run"]  # fmt: skip
 INSTALLER = ROOT / "scripts" / "install-raspberry-pi"
 
 
