@@ -11,8 +11,12 @@ APT_RUN  := python3 python3-venv python3-dev espeak-ng build-essential pkg-confi
             libasound2-dev libopus-dev libssl-dev uuid-dev
 APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core sip-tester openssl chromium \
             shellcheck pulseaudio pulseaudio-utils libasound2-plugins
+# make test-install builds Debian root file systems, one of them arm64 under emulation.
+APT_TEST_INSTALL := mmdebstrap qemu-user-static binfmt-support arch-test gpg rsync
+# It needs root (chroot, mounts); it reuses the pjsua2 wheel this user's make built.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test bench lint setup setup-test apt apt-test clean
+.PHONY: demo test test-install bench lint setup setup-test apt apt-test apt-test-install clean
 
 demo: setup
 	$(BIN)/phonehub demo
@@ -21,6 +25,13 @@ test: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Proves scripts/install-raspberry-pi in throwaway Debian bookworm root file systems,
+# amd64 and arm64 (scripts/test-install). Not part of `make test`: it needs root.
+test-install: setup apt-test-install
+	$(SUDO) env PHONEHUB_WHEEL_CACHE="$${PHONEHUB_WHEEL_CACHE:-$$HOME/.cache/phonehub/wheels}" \
+	    PHONEHUB_SOURCE_CACHE="$${PHONEHUB_SOURCE_CACHE:-$$HOME/.cache/phonehub/sources}" \
+	    scripts/test-install
 
 # Measures speed and memory (bench/README.md); writes bench/results.md and .json.
 bench: setup-test
@@ -40,6 +51,9 @@ apt:
 
 apt-test: apt
 	@scripts/apt-ensure $(APT_TEST)
+
+apt-test-install:
+	@scripts/apt-ensure $(APT_TEST_INSTALL)
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
