@@ -143,13 +143,15 @@ class Callee:
     """``bench.sipcallee`` in a process of its own; its events arrive on ``events``."""
 
     def __init__(self, folder: Path, kamailio: Kamailio, numbers: list[str], *,
-                 busy: bool) -> None:  # fmt: skip
+                 busy: bool, echo: Path | None = None) -> None:  # fmt: skip
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.stderr = (folder / f"callee-{'busy' if busy else 'answer'}.log").open("wb")
+        role = "busy" if busy else "echo" if echo else "answer"
+        self.stderr = (folder / f"callee-{role}.log").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.sipcallee", "--registrar",
              f"127.0.0.1:{kamailio.udp_port}", "--password", CALLEE_PASSWORD,
-             *(["--busy"] if busy else []), *numbers],
+             *(["--busy"] if busy else []), *(["--echo", str(echo)] if echo else []),
+             *numbers],
             stdout=subprocess.PIPE, stderr=self.stderr, cwd=Path(__file__).parent.parent,
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()

@@ -17,7 +17,10 @@ Each event is one JSON line on stdout, e.g.
 ``{"event": "invite", "t_ns": 123, "call_id": "…", "user": "07700900001"}``; the
 events are "ready" (every number is registered), "invite", "ack", "bye", "cancel".
 An "ack" says which final status it acknowledges. SIGTERM unregisters and exits.
-Audio sent to it is read and thrown away; it sends none.
+Audio sent to it is read and thrown away; it sends none. With ``--echo PATH`` it
+is a mirror instead: every RTP packet goes straight back to its sender (under an
+SSRC of its own), and is appended to PATH with its arrival time, so a caller's
+delay can be split at the network (see ``read_echo_log``).
 
     python -m bench.sipcallee --registrar 127.0.0.1:5060 --password pw 07700900001
 """
@@ -36,13 +39,17 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 T1_S, T2_S, GIVE_UP_S = 0.5, 4.0, 32.0  # RFC 3261's timers for resending a 2xx
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact",
            "l": "content-length", "c": "content-type"}  # fmt: skip
 G711 = {"0": "PCMU/8000", "8": "PCMA/8000"}
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python 3.11 lacks the name
+ECHO_SSRC = b"echo"  # the mirror's own SSRC: a packet with the caller's own may be refused
+_ECHO_RECORD = struct.Struct("<qI")  # arrival (monotonic ns), length; then the RTP packet
 
 
 @dataclass
@@ -101,7 +108,8 @@ class Callee:
     """The SIP user agent: ``register``, then ``serve`` until stopped, then ``unregister``."""
 
     def __init__(self, registrar: tuple[str, int], users: list[str], password: str, *,
-                 busy: bool = False, domain: str = "127.0.0.1") -> None:  # fmt: skip
+                 busy: bool = False, domain: str = "127.0.0.1",
+                 echo: BinaryIO | None = None) -> None:  # fmt: skip
         self.registrar = registrar
         self.users = users
         self.password = password
@@ -112,6 +120,9 @@ class Callee:
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.port = self.sock.getsockname()[1]
         self.rtp, self.rtcp = _rtp_pair()
+        self.echo = echo
+        if echo is not None:
+            self.rtp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.calls: dict[str, Call] = {}
         self.stopping = False
         self._register_ids = {user: uuid.uuid4().hex for user in users}
@@ -190,6 +201,9 @@ class Callee:
             except InterruptedError:
                 continue
             for sock in ready:
+                if sock is self.rtp and self.echo is not None:
+                    self._mirror()
+                    continue
                 if sock is not self.sock:
                     sock.recv(65535)  # audio: read and dropped
                     continue
@@ -200,9 +214,19 @@ class Callee:
                         self._handle(message, source, arrived)
             self._resend()
 
-    def _receive(self) -> tuple[bytes, tuple[str, int], int]:
+    def _mirror(self) -> None:
+        """Send an RTP packet straight back, and log it with its arrival time."""
+        assert self.echo is not None
+        packet, source, arrived = self._receive(self.rtp)
+        if len(packet) < 12:
+            return
+        self.rtp.sendto(packet[:8] + ECHO_SSRC + packet[12:], source)
+        self.echo.write(_ECHO_RECORD.pack(arrived, len(packet)) + packet)
+        self.echo.flush()
+
+    def _receive(self, sock: socket.socket | None = None) -> tuple[bytes, tuple[str, int], int]:
         """One datagram, its sender, and when the kernel received it (monotonic ns)."""
-        raw, ancillary, _flags, source = self.sock.recvmsg(65535, 64)
+        raw, ancillary, _flags, source = (sock or self.sock).recvmsg(65535, 64)
         now = time.monotonic_ns()
         for level, kind, data in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
@@ -305,6 +329,17 @@ class Callee:
             sock.close()
 
 
+def read_echo_log(path: Path) -> list[tuple[int, bytes]]:
+    """The packets a ``--echo`` callee mirrored: (arrival, monotonic ns; the RTP packet)."""
+    data, found, at = path.read_bytes(), [], 0
+    while at + _ECHO_RECORD.size <= len(data):
+        arrived, size = _ECHO_RECORD.unpack_from(data, at)
+        at += _ECHO_RECORD.size
+        found.append((arrived, data[at : at + size]))
+        at += size
+    return found
+
+
 def answer_sdp(offer: str, rtp_port: int) -> str:
     """An SDP answer taking G.711 audio from ``offer`` (or offering it, if there was none)."""
     session = str(int(time.time()))
@@ -387,11 +422,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", required=True, help="every number's SIP password")
     parser.add_argument("--domain", default="127.0.0.1", help="the SIP domain (realm)")
     parser.add_argument("--busy", action="store_true", help="answer 486 Busy Here")
+    parser.add_argument(
+        "--echo",
+        type=Path,
+        metavar="PATH",
+        help="send audio back to the caller, logging each packet to PATH",
+    )
     parser.add_argument("users", nargs="+", help="the numbers to register and answer")
     args = parser.parse_args(argv)
     host, _, port = args.registrar.rpartition(":")
+    echo = args.echo.open("ab") if args.echo else None
     callee = Callee((host, int(port)), args.users, args.password, busy=args.busy,
-                    domain=args.domain)  # fmt: skip
+                    domain=args.domain, echo=echo)  # fmt: skip
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         callee.stopping = True
@@ -405,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         callee.unregister()
     finally:
         callee.close()
+        if echo is not None:
+            echo.close()
     return 0
 
 

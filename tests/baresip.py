@@ -61,6 +61,7 @@ class Baresip:
         registrar: Kamailio,
         auto_answer: bool = True,
         answer_after_s: float = 0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -69,6 +70,7 @@ class Baresip:
         self.registrar = registrar
         self.auto_answer = auto_answer
         self.answer_after_s = answer_after_s
+        self.env = env or {}  # added to the environment, e.g. a VirtualHandset's for its ALSA
         self.sip_port = free_port(socket.SOCK_DGRAM, socket.SOCK_STREAM)
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         self.log_path = self.folder / "baresip.log"
@@ -126,6 +128,7 @@ class Baresip:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **self.env},
             )
         deadline = time.monotonic() + 10
         while True:
