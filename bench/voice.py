@@ -89,8 +89,9 @@ BUFFERS = ((20, 40), (40, 60), (100, 60), (60, 100), (100, 140))
 FREEZES_MS = (20, 40, 60, 80, 100, 120)  # the line daemon frozen this long (SIGSTOP)
 FREEZE_EVERY_S = 1.5
 # 10 ms windows a freeze may leave wrong and count as ridden out: a jitter buffer
-# dropping a frame to catch up is one; an underrun is silence for a period or more.
-RIDDEN_OUT = 1
+# dropping one 20 ms frame to catch up spoils one or two; an underrun is silence for
+# a 20 ms block of the card and the splice after it, three or more.
+RIDDEN_OUT = 2
 STAFF_HZ, FAMILY_HZ = 1003.0, 797.0  # never a whole number of cycles in any block size
 DIALPLAN = {"per_staff_per_hour": 1000, "per_number_per_day": 1000, "per_hub_per_day": 1000}
 # baresip's smallest buffers: a frame in the jitter buffer, 20 ms ahead of the device.
