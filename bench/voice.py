@@ -4,10 +4,12 @@ Everything is real and on 127.0.0.1: the tests' Kamailio, the line daemon
 (``phonehub line``) on ALSA PCM "handset", Debian's baresip (its ``alsa`` module) as
 the comparison on the same PCM, and a second baresip on PCM "family" as the
 family's phone, answering at once, with its smallest buffers so that it adds as
-little as it can. Every call is PCMA/8000 in 20 ms packets. The sound card is
-tests/pulse.py's: one PulseAudio whose sinks are the channels of one null sink (the
-bus, without rewinds, so every sample is played once and in real time, 20 ms at a
-time), so one recording holds both mouths and both ears on one clock.
+little as it can, and on the real-time scheduler (where allowed) so that a busy
+machine breaks up the near end's sound rather than the family's. Every call is
+PCMA/8000 in 20 ms packets. The sound card is tests/pulse.py's: one PulseAudio whose
+sinks are the channels of one null sink (the bus, without rewinds, so every sample
+is played once and in real time, 20 ms at a time), so one recording holds both
+mouths and both ears on one clock.
 
 * Delay: in each call a 100 ms chirp (300–3,400 Hz) is said into one end's
   microphone every second, the other end's half a second later; each one's delay is
@@ -41,6 +43,7 @@ time), so one recording holds both mouths and both ears on one clock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -89,8 +92,9 @@ BUFFERS = ((20, 40), (40, 60), (100, 60), (60, 100), (100, 140))
 FREEZES_MS = (20, 40, 60, 80, 100, 120)  # the line daemon frozen this long (SIGSTOP)
 FREEZE_EVERY_S = 1.5
 # 10 ms windows a freeze may leave wrong and count as ridden out: a jitter buffer
-# dropping a frame to catch up is one; an underrun is silence for a period or more.
-RIDDEN_OUT = 1
+# dropping one 20 ms frame to catch up spoils one or two; an underrun is silence for
+# a 20 ms block of the card and the splice after it, three or more.
+RIDDEN_OUT = 2
 STAFF_HZ, FAMILY_HZ = 1003.0, 797.0  # never a whole number of cycles in any block size
 DIALPLAN = {"per_staff_per_hour": 1000, "per_number_per_day": 1000, "per_hub_per_day": 1000}
 # baresip's smallest buffers: a frame in the jitter buffer, 20 ms ahead of the device.
@@ -280,6 +284,14 @@ class AlsaPhone(Baresip):
         assert self._process is not None
         return self._process.pid
 
+    def keep_time(self) -> None:
+        """Put every thread (its sound device's, made for each call, too) on the real-time
+        scheduler, as a phone's audio keeps time, so that a busy machine breaks up the
+        near end's sound, not the family's. Does nothing without the privilege."""
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(int(task.name), os.SCHED_RR, os.sched_param(10))
+
 
 class HubEnd:
     """The line daemon on the handset; calls placed as the call desk places them."""
@@ -402,7 +414,8 @@ def run() -> list[Figure]:
             setups = _setups(folder, kamailio, sound)
             for round_ in range(CALLS):
                 for setup in (s for s in setups if round_ < s.calls):
-                    _measure(setup, folder / f"{setup.key}-{round_}", sound, echo_log)
+                    where = folder / f"{setup.key}-{round_}"
+                    _measure(setup, where, sound, family, echo_log)
             figures = _figures(setups, idle, check)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -434,12 +447,14 @@ def _setups(folder: Path, kamailio: Kamailio, sound: VirtualHandset) -> list[Set
     return setups
 
 
-def _measure(setup: Setup, where: Path, sound: VirtualHandset, echo_log: Path) -> None:
+def _measure(setup: Setup, where: Path, sound: VirtualHandset, family: AlsaPhone,
+             echo_log: Path) -> None:  # fmt: skip
     """One call to the family (and one to the mirror) from this set-up's near end."""
     where.mkdir(parents=True)
     end = setup.make(where / "near")
     try:
         with end.call(FAMILY_NUMBER):
+            family.keep_time()
             time.sleep(SETTLE_S)
             for direction, found in _chirp_both_ways(sound, where).items():
                 setup.delays.setdefault(direction, []).append(found)
