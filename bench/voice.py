@@ -64,12 +64,12 @@ from bench.calls import CALLEE_PASSWORD, Callee
 from bench.common import Figure, cpu_seconds
 from bench.daemon import HubCaller
 from bench.sipcallee import read_echo_log
+from bench.virtual_sound import BUS, RATE, VirtualHandset, sinks
 from hub.db import open_database
 from tests.audio import write_tone, write_wav
 from tests.baresip import Baresip
 from tests.kamailio import Kamailio
 from tests.line.conftest import Family, LineProcess
-from tests.pulse import BUS, RATE, VirtualHandset, sinks
 
 HANDSET, FAMILY = "handset", "family"
 # Ofcom's drama range: the family's phone, and the mirror.
