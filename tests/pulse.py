@@ -176,8 +176,11 @@ ctl.{device} {{ type pulse; server "unix:{self.socket}" }}
             return ["module-remap-sink", f"sink_name={name}", f"master={BUS}", "channels=1",
                     "channel_map=mono", f"master_channel_map=aux{self.channels.index(name)}",
                     "remix=no", f"sink_properties=device.description={name}"]  # fmt: skip
+        # No rewinds here either: a rewound sink gives its monitor part of a block twice,
+        # and a recording of the earpiece then holds more tone than was played.
         return ["module-null-sink", f"sink_name={name}", f"rate={RATE}", "channels=1",
-                "format=s16le", f"sink_properties=device.description={name}"]  # fmt: skip
+                "format=s16le", "norewinds=1",
+                f"sink_properties=device.description={name}"]  # fmt: skip
 
     def pactl(self, *args: str, check: bool = True) -> str:
         """Run ``pactl`` on this server; its output (RuntimeError if it fails and ``check``)."""

@@ -52,8 +52,8 @@ class SoundSettings:
     capture: str = "null"
     playback: str = "null"
     echo_cancellation: bool = True
-    capture_buffer_ms: int = 100
-    playback_buffer_ms: int = 140
+    capture_buffer_ms: int = 40  # as default.toml; see bench/changes.md
+    playback_buffer_ms: int = 60
     microphone_gain_db: int = 0
     speaker_gain_db: int = 0
 
