@@ -25,7 +25,6 @@ from hub.models import (
     Campaign,
     CampaignEntry,
     EndReason,
-    EntryState,
     Guardian,
     Household,
     Hub,
@@ -107,8 +106,12 @@ def index() -> str | BaseResponse:
         if queues.may_work(user, c)
     ]
     progress = {c.id: queues.progress(db(), c) for c in campaigns}
+    # Only what this person could be offered now: another's list, a concern with
+    # the DSL or a family tried today are waiting, but not for them.
+    zone = current_app.config["PHONEHUB"].dialplan.zone
+    waiting = {c.id: queues.waiting_for(db(), c, user, now=utcnow(), zone=zone) for c in campaigns}
     return render_template(
-        "desk_index.html", campaigns=campaigns, progress=progress, waiting=EntryState.WAITING
+        "desk_index.html", campaigns=campaigns, progress=progress, waiting=waiting
     )
 
 
@@ -141,7 +144,8 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
     else:
         try:
             _release_abandoned_claims()
-            entry = queues.claim_next(db(), campaign, user, now=utcnow())
+            zone = current_app.config["PHONEHUB"].dialplan.zone
+            entry = queues.claim_next(db(), campaign, user, now=utcnow(), zone=zone)
         except QueueError as exc:
             flash(str(exc), "error")
             return redirect(url_for("desk.index"))

@@ -111,6 +111,30 @@ def test_a_call_with_the_line_down_says_so_and_asks_for_an_outcome(app, accounts
     assert "How did the call go?" not in staff.get(f"/desk/{campaign}").get_data(as_text=True)
 
 
+def test_after_a_voicemail_the_next_card_is_not_the_same_family(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    entry = re.search(r'data-entry="(\d+)"', card).group(1)
+    number = re.search(r'data-number="(\d+)"', card).group(1)
+    staff.post("/desk/call", json={"entry": entry, "number": number},
+               headers={"X-CSRFToken": csrf_token(staff, f"/desk/{campaign}")})  # fmt: skip
+    with app.extensions["phonehub.db"].session() as session:
+        attempt_id = session.scalars(select(CallAttempt.id)).one()
+
+    page = staff.post("/desk/outcome", data={"attempt": attempt_id, "outcome": "voicemail",
+                                             "csrf_token": csrf_token(staff, f"/desk/{campaign}")},
+                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+
+    assert "Zoë O&#39;Brien" not in page and "Nobody is waiting to be called" in page
+    # The next day the family is offered again.
+    with app.extensions["phonehub.db"].session() as session:
+        session.get(CallAttempt, attempt_id).requested_at -= timedelta(days=1)
+    assert "Zoë O&#39;Brien" in staff.get(f"/desk/{campaign}").get_data(as_text=True)
+
+
 def test_a_call_needs_its_csrf_token(app, accounts):
     _, staff = school(app, accounts)
     assert staff.post("/desk/call", json={"entry": 1, "number": 1}).status_code == 400
