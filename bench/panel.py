@@ -51,6 +51,7 @@ from hub.models import (
     PhoneNumber,
     Pupil,
     PupilContact,
+    PupilNote,
     Purpose,
     Role,
     StaffUser,
@@ -242,6 +243,7 @@ def seed(url: str) -> School:
     years_of: dict[int, set[int]] = {}
     vulnerable: set[int] = set()
     surname_of: dict[int, str] = {}
+    pupils_of: dict[int, list[int]] = {}
     pupil_no = contact_no = 0
     for _ in range(HOUSEHOLDS):
         surname = rng.choice(SURNAMES)
@@ -299,6 +301,7 @@ def seed(url: str) -> School:
                 flags=rng.choice(sample.FLAGS).replace(";", ","),
                 key_adult_id=rng.choice(callers[:5]),
             )
+            pupils_of.setdefault(household, []).append(pupil)
             for guardian, relationship, priority in guardians:
                 add(
                     PupilContact,
@@ -356,10 +359,11 @@ def seed(url: str) -> School:
                 assignee_id=rng.choice((None, *callers[:5])),
                 updated_at=year_ago,
                 call_back_at=now - timedelta(hours=1) if state == EntryState.CALL_BACK else None,
-                note="Helped a new pupil find their way all week."
-                if purpose == Purpose.POSITIVE
-                else "",
             )
+            if purpose == Purpose.POSITIVE:
+                for pupil in pupils_of[household]:
+                    add(PupilNote, entry_id=entry, pupil_id=pupil, updated_at=year_ago,
+                        note="Helped a new pupil find their way all week.")  # fmt: skip
             entries.append((entry, household, dsl_only))
 
     pending_ends = (EndReason.REFUSED, EndReason.INTERRUPTED)  # no outcome, nothing owed
@@ -446,6 +450,7 @@ def seed(url: str) -> School:
             PupilContact,
             Campaign,
             CampaignEntry,
+            PupilNote,
             CallAttempt,
             Concern,
             AuditEvent,

@@ -182,11 +182,19 @@ def test_a_positive_call_shows_the_caller_what_the_pupil_did(app, accounts):
                data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
     page = admin.get(f"/campaigns/{campaign}").get_data(as_text=True)
     entry = re.search(r'id="entry-(\d+)"', page).group(1)
+    # Siblings: one household, one card, and a note for each under their own name.
+    zoe, finn = (re.search(rf'<label for="note-(\d+)">{name}</label>', page).group(1)
+                 for name in ("Zoë O&#39;Brien", "Finn O&#39;Brien"))  # fmt: skip
     admin.post(f"/campaigns/{campaign}/entries/{entry}/note",
-               data={"note": "Zoë read her <b>poem</b> to the whole school.",
+               data={f"note-{zoe}": "Read her <b>poem</b> to the whole school.",
+                     f"note-{finn}": "Helped a new pupil find their way.",
                      "csrf_token": csrf_token(admin, f"/campaigns/{campaign}")})  # fmt: skip
     card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
-    assert "Zoë read her &lt;b&gt;poem&lt;/b&gt; to the whole school." in card
+    assert (
+        "<strong>What Zoë O&#39;Brien did:</strong> Read her &lt;b&gt;poem&lt;/b&gt; to the whole"
+        in card
+    )
+    assert "<strong>What Finn O&#39;Brien did:</strong> Helped a new pupil find their way." in card
 
 
 def test_a_closed_campaign_offers_nobody(app, accounts):
@@ -194,8 +202,8 @@ def test_a_closed_campaign_offers_nobody(app, accounts):
     campaign = new_campaign(admin)
     admin.post(f"/campaigns/{campaign}/households",
                data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
-    page = admin.post(f"/campaigns/{campaign}/close",
-                      data={"csrf_token": csrf_token(admin, f"/campaigns/{campaign}")},
+    token = csrf_token(admin, f"/campaigns/{campaign}")
+    page = admin.post(f"/campaigns/{campaign}/close", data={"confirm": "yes", "csrf_token": token},
                       follow_redirects=True).get_data(as_text=True)  # fmt: skip
     assert "is closed" in page
     assert "Autumn welfare" not in staff.get("/desk/").get_data(as_text=True)
