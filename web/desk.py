@@ -3,12 +3,15 @@
 Staff see who and why, never a full number: each number is a button labelled
 "Mum · mobile ••• 123", and the line daemon reads the number itself. The call's
 state comes from its attempt row, which the line writes as the call moves on, so
-the page can follow it from any hub. An outcome is required before the next card.
+the page can follow it from any hub. A card shown afresh asks the line which call
+it has up, so a reload never loses a call. An outcome is required before the next
+card.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +67,17 @@ ENDINGS = {
     EndReason.INTERRUPTED: "the hub stopped during the call",
 }
 HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
+LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
+STATUS_TIMEOUT_S = 2.0  # the line answers status from memory; a card must not hang on it
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    """The call the line has up now, belonging to the member of staff looking."""
+
+    attempt: CallAttempt
+    state: str  # dialling, ringing or connected
+    muted: bool
 
 
 def _user() -> StaffUser:
@@ -91,6 +105,31 @@ def _pending(user: StaffUser) -> CallAttempt | None:
         .order_by(CallAttempt.id.desc())
         .limit(1)
     )
+
+
+def _line_status() -> dict[str, Any] | None:
+    """The line daemon's status; None if it is not answering (then it has no call up)."""
+    socket = current_app.config["PHONEHUB"].line.control_socket
+    try:
+        return ControlClient(socket, timeout=STATUS_TIMEOUT_S).request("status")["status"]
+    except (ControlError, OSError, ValueError):
+        return None
+
+
+def _live_call(user: StaffUser) -> LiveCall | None:
+    """The call this hub's line has up for the member of staff, as the line itself says.
+
+    Asked of the line rather than read from the attempt rows: a practice call has no
+    campaign entry, and a reloaded card must show whatever is really on the handset.
+    """
+    status = _line_status()
+    call = status.get("call") if status else None
+    if not call:
+        return None
+    attempt = db().get(CallAttempt, call["attempt"])
+    if attempt is None or attempt.staff_id != user.id or attempt.ended_at is not None:
+        return None
+    return LiveCall(attempt=attempt, state=call["state"], muted=bool(status.get("muted")))
 
 
 @bp.route("/")
@@ -137,6 +176,8 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
         abort(404)
     pending = _pending(user)
     if pending is not None and pending.entry is not None:
+        if pending.entry.campaign_id != campaign.id:  # its own campaign's talking points
+            return redirect(url_for("desk.card", campaign_id=pending.entry.campaign_id))
         entry = pending.entry
     else:
         try:
@@ -147,6 +188,12 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
             return redirect(url_for("desk.index"))
         if entry is None:
             return render_template("desk_empty.html", campaign=campaign)
+    return _card_page(user, campaign, entry, pending)
+
+
+def _card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
+               pending: CallAttempt | None) -> str:  # fmt: skip
+    """The card, with the call the line has up."""
     family = _family(entry)
     return render_template(
         "desk.html",
@@ -154,11 +201,25 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
         entry=entry,
         people=_people(family),
         history=queues.history(db(), family, viewer=user),
-        attempt=pending,
+        pending=pending,
+        call=_call_panel(_live_call(user), pending),
         practice=bool(current_app.config["PHONEHUB"].line.practice_number),
         outcomes=OUTCOMES,
-        ended=ENDINGS.get(pending.end_reason) if pending and pending.end_reason else None,
     )
+
+
+def _call_panel(live: LiveCall | None, pending: CallAttempt | None) -> dict[str, Any] | None:
+    """What the card's call panel shows: the line's call if it has one, else the last call."""
+    if live is not None:
+        return {"attempt": live.attempt.id, "state": LIVE.get(live.state, "Calling…"),
+                "up": True, "connected": live.state == "connected", "muted": live.muted,
+                "practice": live.attempt.entry_id is None}  # fmt: skip
+    if pending is None:
+        return None
+    ended = _ending(pending)
+    up = pending.ended_at is None
+    return {"attempt": pending.id, "state": "Calling…" if up else f"Ended: {ended or 'call ended'}",
+            "up": up, "connected": False, "muted": False, "practice": False}  # fmt: skip
 
 
 def _family(entry: CampaignEntry) -> Household:
