@@ -88,6 +88,7 @@
       if (!ok) {  // a refused or failed dial needs no outcome: say why, and stay put
         showError(data.error);
         button.disabled = false;
+        button.focus();
         return;
       }
       callUp(data.attempt, { isPractice: false });
@@ -100,7 +101,7 @@
       showError("");
       practice.disabled = true;
       const { ok, data } = await post("/desk/practice");
-      if (!ok) { showError(data.error); practice.disabled = false; return; }
+      if (!ok) { showError(data.error); practice.disabled = false; practice.focus(); return; }
       callUp(data.attempt, { isPractice: true });
       hangup.focus();
       follow(data.attempt);
