@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import audit, users
@@ -67,13 +67,13 @@ def invite() -> str | BaseResponse | tuple[str, int]:
 
 @bp.route("/<int:staff_id>", methods=["POST"])
 @roles(Role.ADMIN)
-def update(staff_id: int) -> BaseResponse | tuple[str, int]:
+def update(staff_id: int) -> BaseResponse:
     """Change an account's role, calling opt-in, or deactivate it."""
     admin = current_user()
     assert admin is not None
     account = db().get(StaffUser, staff_id)
     if account is None:
-        return "No such account.", 404
+        abort(404)
     form = request.form
     try:
         if form.get("action") == "deactivate":
