@@ -58,10 +58,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         people,
         security,
         staff,
+        times,
     )
 
     security.init_app(app)
     errors.init_app(app)
+    times.init_app(app)
     for blueprint in (
         account.bp,
         desk.bp,
