@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
 
 from flask import Flask
+from playwright.sync_api import expect
 
 from hub.models import Role
+from tests.line.conftest import PHONEHUB, free_port, wait_until
+from tests.web.conftest import PASSWORD, answers
 from web.security import roles
 
 HOME_LINK = re.compile(r'<a href="/">Go to (the )?home page</a>')
@@ -114,3 +118,41 @@ def test_every_page_links_a_favicon_that_is_there(app, accounts, client):
     assert old.status_code in (301, 302, 308) and old.headers["Location"] == icon.group(1)
     accounts.login(client, accounts.add(Role.ADMIN))
     assert icon.group(0) in client.get("/staff/").get_data(as_text=True)
+
+
+def test_no_page_asks_the_browser_for_something_missing(browser, tmp_path):
+    """In Chromium over HTTPS: every page's icon, stylesheet and script load; no console error."""
+    port = free_port()
+    config = tmp_path / "phonehub.toml"
+    config.write_text(f'[hub]\nname = "office-1"\ndata_dir = "{tmp_path}"\n[web]\nport = {port}\n')
+    panel = subprocess.Popen([*PHONEHUB, "--config", str(config), "web"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url, certificate = f"https://127.0.0.1:{port}", tmp_path / "tls" / "panel.pem"
+    try:
+        wait_until(lambda: certificate.exists() and answers(url, certificate), timeout=20,
+                   what="the panel")  # fmt: skip
+        page = browser.new_context(ignore_https_errors=True).new_page()
+        failed: list[str] = []
+        page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+        page.on("console", lambda m: m.type == "error" and failed.append(m.text))
+        page.goto(url + "/setup")
+        page.get_by_label("Your name").fill("Ada Office")
+        page.get_by_label("Email").fill("ada@school.example")
+        page.get_by_label("Password (at least 12 characters)").fill(PASSWORD)
+        page.get_by_label("The same password again").fill(PASSWORD)
+        page.get_by_role("button", name="Create administrator").click()
+        for path in ("/", "/staff/", "/audit/", "/people/", "/campaigns/", "/desk/"):
+            page.goto(url + path)
+            expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        assert failed == []
+        # The one page that is meant to be missing is a panel page with a way home.
+        page.goto(url + "/no-such-page")
+        expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+        page.get_by_role("link", name="Go to the home page").click()
+        expect(page.get_by_role("heading", name="Hello, Ada Office")).to_be_visible()
+        assert [entry for entry in failed if "/no-such-page" not in entry] == [
+            "Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
+        ]
+    finally:
+        panel.terminate()
+        panel.wait(10)
