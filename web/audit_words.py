@@ -27,6 +27,7 @@ from hub.models import (
     CampaignEntry,
     Concern,
     Guardian,
+    Household,
     Hub,
     PhoneNumber,
     Pupil,
@@ -157,16 +158,19 @@ class _Names:
         return {row.id: row for row in self.session.scalars(select(table).where(table.id.in_(ids)))}
 
     def _families(self, ids: set[int]) -> dict[int, str]:
+        if not ids:
+            return {}
         pupils: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        if ids:
-            query = (
-                select(Pupil.household_id, Pupil.forename, Pupil.surname)
-                .where(Pupil.household_id.in_(ids))
-                .order_by(Pupil.id)
-            )
-            for household_id, forename, surname in self.session.execute(query):
-                pupils[household_id].append((forename, surname))
-        return {household_id: _family(pupils[household_id]) for household_id in ids}
+        query = (
+            select(Pupil.household_id, Pupil.forename, Pupil.surname)
+            .where(Pupil.household_id.in_(ids))
+            .order_by(Pupil.id)
+        )
+        for household_id, forename, surname in self.session.execute(query):
+            pupils[household_id].append((forename, surname))
+        # A deleted (or merged) household is missing here and reads as no longer on record.
+        there = self.session.scalars(select(Household.id).where(Household.id.in_(ids)))
+        return {household_id: _family(pupils[household_id]) for household_id in there}
 
     def family(self, household_id: int | None) -> str:
         return self.families.get(household_id, GONE_FAMILY) if household_id else GONE_FAMILY

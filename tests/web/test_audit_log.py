@@ -84,6 +84,8 @@ def school(app, accounts):
             (WINTER, "pupil.flag_changed", "import", "pupil", kai.id, {}),
             (WINTER, "user.created", "cli", "staff_user", sam.id,
              {"email": "sam@school.example", "role": "staff"}),
+            (WINTER, "household.merged", "import", "household", 999,
+             {"merged_household": 998}),
         ):  # fmt: skip
             event = audit.record(session, action, actor=actor, target_type=kind,
                                  target_id=target, detail=detail)  # fmt: skip
@@ -114,6 +116,7 @@ def test_the_audit_log_says_who_did_what_to_whom_in_words_and_school_time(school
     assert ("Command line (IT)", "created the account of", "Sam Teacher") in whats
     # An action this page has no words for still reads as words.
     assert ("MIS import", "pupil flag changed", "Kai Fitzwilliam") in whats
+    assert ("MIS import", "merged two records of", "a family no longer on record") in whats
     edited = next(line for line in lines if line[2].startswith("changed do-not-call"))
     assert edited[1:4] == ("Ada Office", "changed do-not-call marks or call times of",
                            "the Fitzwilliam family")  # fmt: skip
