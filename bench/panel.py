@@ -252,13 +252,14 @@ def seed(url: str) -> School:
         relations = rng.choice(sample.RELATIONSHIPS)
         guardians = []
         numbers_of[household] = []
+        taken: set[str] = set()
         for priority in range(1, rng.choice((1, 2, 2)) + 1):
             contact_no += 1
             guardian = add(
                 Guardian,
                 household_id=household,
                 mis_contact_id=f"C{contact_no:06d}",
-                name=f"{rng.choice(sample.ADULT_FORENAMES)} {surname}",
+                name=f"{sample.adult_forename(rng, relations[priority - 1], taken)} {surname}",
                 do_not_contact=rng.random() < 0.01,
                 preferred_times=rng.choice(("", "", "", "after 4pm", "mornings")),
             )

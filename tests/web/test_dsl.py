@@ -179,7 +179,7 @@ def test_the_concern_note_is_never_on_a_page_others_can_see(app, accounts, schoo
         page = client.get(path).get_data(as_text=True)
         assert "no food at home" not in page, path
         assert "free school meals" not in page, path
-    assert "dsl.viewed" in admin.get("/audit/").get_data(as_text=True)
+    assert "<td>opened the safeguarding page</td>" in admin.get("/audit/").get_data(as_text=True)
     assert "Kai Nowak" in staff.get(f"/desk/{school.follow_up}").get_data(as_text=True)
 
 
