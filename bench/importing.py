@@ -34,7 +34,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import Figure
-from hub.sample import ADULT_FORENAMES, FLAGS, FORENAMES, FORMS, HEADERS, RELATIONSHIPS, SURNAMES
+from hub.sample import (
+    FLAGS,
+    FORENAMES,
+    FORMS,
+    HEADERS,
+    RELATIONSHIPS,
+    SURNAMES,
+    adult_forename,
+)
 from tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,13 +68,14 @@ def export_csv(path: Path, pupils: int, seed: int = 6) -> dict[str, int]:
             relations = rng.choice(RELATIONSHIPS)
             home = f"01632 960{rng.randrange(1000):03d}" if rng.random() < 0.4 else ""
             family = []
+            taken: set[str] = set()
             for priority in range(1, (1 if rng.random() < 0.35 else 2) + 1):
                 contacts += 1
                 work = f"020 7946 0{rng.randrange(1000):03d}" if rng.random() < 0.2 else ""
                 family.append(
                     (
                         f"C{contacts:07d}",
-                        f"{rng.choice(ADULT_FORENAMES)} {surname}",
+                        f"{adult_forename(rng, relations[priority - 1], taken)} {surname}",
                         relations[priority - 1],
                         priority,
                         [f"07700 900{rng.randrange(1000):03d}", home, work],

@@ -51,6 +51,7 @@ from hub.models import (
     PhoneNumber,
     Pupil,
     PupilContact,
+    PupilNote,
     Purpose,
     Role,
     StaffUser,
@@ -242,6 +243,7 @@ def seed(url: str) -> School:
     years_of: dict[int, set[int]] = {}
     vulnerable: set[int] = set()
     surname_of: dict[int, str] = {}
+    pupils_of: dict[int, list[int]] = {}
     pupil_no = contact_no = 0
     for _ in range(HOUSEHOLDS):
         surname = rng.choice(SURNAMES)
@@ -250,13 +252,14 @@ def seed(url: str) -> School:
         relations = rng.choice(sample.RELATIONSHIPS)
         guardians = []
         numbers_of[household] = []
+        taken: set[str] = set()
         for priority in range(1, rng.choice((1, 2, 2)) + 1):
             contact_no += 1
             guardian = add(
                 Guardian,
                 household_id=household,
                 mis_contact_id=f"C{contact_no:06d}",
-                name=f"{rng.choice(sample.ADULT_FORENAMES)} {surname}",
+                name=f"{sample.adult_forename(rng, relations[priority - 1], taken)} {surname}",
                 do_not_contact=rng.random() < 0.01,
                 preferred_times=rng.choice(("", "", "", "after 4pm", "mornings")),
             )
@@ -299,6 +302,7 @@ def seed(url: str) -> School:
                 flags=rng.choice(sample.FLAGS).replace(";", ","),
                 key_adult_id=rng.choice(callers[:5]),
             )
+            pupils_of.setdefault(household, []).append(pupil)
             for guardian, relationship, priority in guardians:
                 add(
                     PupilContact,
@@ -356,10 +360,11 @@ def seed(url: str) -> School:
                 assignee_id=rng.choice((None, *callers[:5])),
                 updated_at=year_ago,
                 call_back_at=now - timedelta(hours=1) if state == EntryState.CALL_BACK else None,
-                note="Helped a new pupil find their way all week."
-                if purpose == Purpose.POSITIVE
-                else "",
             )
+            if purpose == Purpose.POSITIVE:
+                for pupil in pupils_of[household]:
+                    add(PupilNote, entry_id=entry, pupil_id=pupil, updated_at=year_ago,
+                        note="Helped a new pupil find their way all week.")  # fmt: skip
             entries.append((entry, household, dsl_only))
 
     pending_ends = (EndReason.REFUSED, EndReason.INTERRUPTED)  # no outcome, nothing owed
@@ -446,6 +451,7 @@ def seed(url: str) -> School:
             PupilContact,
             Campaign,
             CampaignEntry,
+            PupilNote,
             CallAttempt,
             Concern,
             AuditEvent,

@@ -35,6 +35,7 @@ from hub.models import (
     EndReason,
     Outcome,
     Pupil,
+    PupilNote,
     Purpose,
     Role,
     StaffUser,
@@ -135,7 +136,8 @@ def _fill(session: Session) -> None:
     queues.assign(session, welfare, actor=admin, method="round_robin", now=now)
     for entry in session.scalars(select(CampaignEntry).where(CampaignEntry.campaign == positive)):
         first = entry.household.pupils[0]
-        entry.note = f"{first.forename} helped a new pupil settle in this week."
+        note = f"{first.forename} helped a new pupil settle in this week."
+        entry.pupil_notes.append(PupilNote(pupil_id=first.id, note=note))
     # A little history, so the first cards show earlier contact.
     staff = accounts[Role.STAFF]
     for entry in session.scalars(

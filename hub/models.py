@@ -352,15 +352,38 @@ class CampaignEntry(Base):
     )
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # For a positive call: what the pupil did, shown to whoever makes the call.
-    note: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="entries")
     household: Mapped[Household] = relationship()
+    assignee: Mapped[StaffUser | None] = relationship(foreign_keys=[assignee_id])
+    claimed_by: Mapped[StaffUser | None] = relationship(foreign_keys=[claimed_by_id])
     attempts: Mapped[list[CallAttempt]] = relationship(
         back_populates="entry", order_by="CallAttempt.requested_at"
     )
+    pupil_notes: Mapped[list[PupilNote]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan"
+    )
+
+    @property
+    def notes_by_pupil(self) -> dict[int, str]:
+        """What each pupil did, by pupil id, for the pupils that have a note."""
+        return {note.pupil_id: note.note for note in self.pupil_notes if note.note}
+
+
+class PupilNote(Base):
+    """For a positive call: what one pupil did, read out by whoever calls the family."""
+
+    __tablename__ = "pupil_notes"
+    __table_args__ = (UniqueConstraint("entry_id", "pupil_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("campaign_entries.id", ondelete="CASCADE"))
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    entry: Mapped[CampaignEntry] = relationship(back_populates="pupil_notes")
 
 
 class CallAttempt(Base):

@@ -3,9 +3,11 @@
 The rules the panel applies to a campaign's households: one entry per household,
 the vulnerable-children queue kept to the DSL, atomic claiming (two members of
 staff, or two hubs, never get the same family), the cadence cap across campaigns,
-escalation to the DSL of a family not reached on two school days, and concerns
-whose notes only the DSL reads. Every change writes an audit event, never a phone
-number. Each rule takes ``now`` so tests and the nightly job choose the clock.
+escalation to the DSL of a family not reached on two school days, concerns whose
+notes only the DSL reads and whose families only the DSL is offered until handled,
+and a family tried without success waiting for its call-back time or the next day.
+Every change writes an audit event, never a phone number. Each rule takes ``now``
+so tests and the nightly job choose the clock.
 
     with database.session() as session:
         entry = claim_next(session, campaign, staff, now=utcnow())
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -254,12 +256,18 @@ def assign(
 
 
 def claim_next(
-    session: Session, campaign: Campaign, staff: StaffUser, *, now: datetime
+    session: Session,
+    campaign: Campaign,
+    staff: StaffUser,
+    *,
+    now: datetime,
+    zone: ZoneInfo = SCHOOL_ZONE,
 ) -> CampaignEntry | None:
     """The household ``staff`` should call next, claimed for them; None if nobody is due.
 
     A member of staff who already holds a claim in this campaign gets it back,
-    so a reloaded page or a second tab never leaves a family half-called.
+    so a reloaded page or a second tab never leaves a family half-called, unless
+    a concern raised on the family since has put it in the DSL's hands.
     """
     now = _utc(now)
     if campaign.closed_at is not None:
@@ -284,6 +292,18 @@ def claim_next(
         .limit(1)
         .execution_options(populate_existing=True)
     )
+    if held is not None and staff.role != Role.DSL and _held_for_dsl(session, held):
+        holder = held.claimed_by_id
+        _release(held, EntryState.WAITING)
+        _audit(
+            session,
+            "entry.released",
+            actor="system",
+            now=now,
+            target=held,
+            detail={"reason": "concern", "claimed_by_id": holder},
+        )
+        held = None
     if held is not None:
         # Still working on it, so the stale-claim sweep leaves it alone.
         held.claimed_at = now
@@ -296,7 +316,7 @@ def claim_next(
     )
     entry = session.scalar(
         select(CampaignEntry)
-        .where(*_offerable(campaign, staff, now))
+        .where(*_offerable(campaign, staff, now, zone))
         .order_by(
             # Families promised a call at a time first, then this person's own
             # list, then families nobody has tried yet, then the longest waiting.
@@ -619,6 +639,27 @@ def progress(session: Session, campaign: Campaign) -> dict[EntryState, int]:
     return counts
 
 
+def waiting_for(
+    session: Session,
+    campaign: Campaign,
+    staff: StaffUser,
+    *,
+    now: datetime,
+    zone: ZoneInfo = SCHOOL_ZONE,
+) -> int:
+    """How many households ``claim_next`` could offer ``staff`` now, the desk's "waiting"."""
+    if campaign.closed_at is not None or not may_work(staff, campaign):
+        return 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(CampaignEntry)
+            .where(*_offerable(campaign, staff, _utc(now), zone))
+        )
+        or 0
+    )
+
+
 def _work_refusal(staff: StaffUser, campaign: Campaign) -> str | None:
     if not staff.active:
         return "Your account is disabled, so you cannot take calls."
@@ -642,11 +683,16 @@ def _check_manager(actor: StaffUser | str, campaign: Campaign) -> None:
         raise QueueError("Only the designated safeguarding lead can change this campaign.")
 
 
-def _offerable(campaign: Campaign, staff: StaffUser, now: datetime) -> list[ColumnElement[bool]]:
+def _offerable(
+    campaign: Campaign, staff: StaffUser, now: datetime, zone: ZoneInfo
+) -> list[ColumnElement[bool]]:
+    today = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
     conditions = [
         CampaignEntry.campaign_id == campaign.id,
         or_(
-            CampaignEntry.state == EntryState.WAITING,
+            # A family tried today and not reached waits for tomorrow, so the
+            # next card after a voicemail is never the same family again.
+            and_(CampaignEntry.state == EntryState.WAITING, ~_tried_since(today)),
             and_(CampaignEntry.state == EntryState.CALL_BACK, CampaignEntry.call_back_at <= now),
         ),
         or_(CampaignEntry.assignee_id.is_(None), CampaignEntry.assignee_id == staff.id),
@@ -657,6 +703,10 @@ def _offerable(campaign: Campaign, staff: StaffUser, now: datetime) -> list[Colu
             AuditEvent.target_id == CampaignEntry.id,
         ),
     ]
+    if staff.role != Role.DSL:
+        # A concern, or an escalation, puts the family in the DSL's hands in
+        # every campaign until the DSL marks it handled.
+        conditions.append(~_open_concern(CampaignEntry.household_id))
     if not campaign.dsl_only:
         # Checked at claim time too: a pupil marked vulnerable by a later import
         # takes the household out of every ordinary queue at once.
@@ -677,6 +727,25 @@ def _reached_since(since: datetime) -> ColumnElement[bool]:
         CallAttempt.requested_at >= since,
         or_(CallAttempt.entry_id.is_(None), CallAttempt.entry_id != CampaignEntry.id),
     )
+
+
+def _tried_since(since: datetime) -> ColumnElement[bool]:
+    return exists().where(
+        CallAttempt.entry_id == CampaignEntry.id,
+        CallAttempt.requested_at >= since,
+        or_(
+            CallAttempt.outcome.in_(FAILED),
+            and_(CallAttempt.outcome.is_(None), CallAttempt.end_reason.in_(FAILED_ENDS)),
+        ),
+    )
+
+
+def _open_concern(household_id: ColumnElement[int] | int) -> ColumnElement[bool]:
+    return exists().where(Concern.household_id == household_id, Concern.handled_at.is_(None))
+
+
+def _held_for_dsl(session: Session, entry: CampaignEntry) -> bool:
+    return bool(session.scalar(select(_open_concern(entry.household_id))))
 
 
 def _eligible_staff(session: Session, campaign: Campaign) -> list[StaffUser]:

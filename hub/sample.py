@@ -38,19 +38,30 @@ SURNAMES = (
 )
 # fmt: on
 # fmt: off
-ADULT_FORENAMES = (
-    "Sarah", "James", "Aisling", "Tendai", "Gareth", "Bronwen", "Farah", "Marek", "Joanne", "Dev",
-    "Catrin", "Olumide", "Rosalind", "Callum", "Nkechi", "Stefan", "Morag", "Imran", "Eleri",
-    "Bartosz",
-)
-# fmt: on
-# fmt: off
+WOMEN = ("Sarah", "Aisling", "Bronwen", "Farah", "Joanne", "Catrin", "Rosalind", "Nkechi", "Morag",
+         "Eleri")
+MEN = ("James", "Gareth", "Marek", "Dev", "Callum", "Stefan", "Imran", "Bartosz", "Rhodri",
+       "Kwabena")
+# A generation older than the parents.
+GRANDMOTHERS = ("Margaret", "Brenda", "Maureen", "Gwendolyn", "Pauline", "Dorothy")
+# First names that fit each relationship, so no "Gareth Nowak (Mother)" on a card.
+ADULT_FORENAMES = {
+    "Mother": WOMEN, "Aunt": WOMEN, "Grandmother": GRANDMOTHERS,
+    "Father": MEN, "Stepfather": MEN, "Carer": WOMEN + MEN,
+}
 RELATIONSHIPS = (
     ("Mother", "Father"), ("Mother", "Stepfather"), ("Father", "Grandmother"), ("Carer", "Aunt"),
 )
 # fmt: on
 FORMS = ("A", "B", "C")
 FLAGS = ("", "", "", "", "SEN", "PP", "EAL", "SEN;PP")
+
+
+def adult_forename(rng: random.Random, relationship: str, taken: set[str]) -> str:
+    """A first name that fits ``relationship``, not one already ``taken`` in the family."""
+    name = rng.choice([n for n in ADULT_FORENAMES[relationship] if n not in taken])
+    taken.add(name)
+    return name
 
 
 def _number(rng: random.Random, kind: str, used: set[str]) -> str:
@@ -82,6 +93,7 @@ def school_csv(pupils: int = 60, seed: int = 2026) -> str:
         surname = rng.choice(SURNAMES)
         contacts = []
         relations = rng.choice(RELATIONSHIPS)
+        taken: set[str] = set()
         for priority in range(1, rng.choice((1, 2, 2)) + 1):
             contact_no += 1
             numbers = [_number(rng, "mobile", used)]
@@ -90,7 +102,7 @@ def school_csv(pupils: int = 60, seed: int = 2026) -> str:
             contacts.append(
                 (
                     f"C{contact_no:06d}",
-                    f"{rng.choice(ADULT_FORENAMES)} {surname}",
+                    f"{adult_forename(rng, relations[priority - 1], taken)} {surname}",
                     relations[priority - 1],
                     priority,
                     numbers,

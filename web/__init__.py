@@ -11,8 +11,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, render_template
+from flask import Flask, g, redirect, render_template, url_for
 from sqlalchemy.exc import OperationalError
+from werkzeug.wrappers import Response as BaseResponse
 
 from hub.config import Config, load_config
 from hub.db import open_database
@@ -46,9 +47,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.extensions["phonehub.db"] = open_database(config.database.url)
 
-    from web import account, audit_log, campaigns, desk, dsl, hub_status, people, security, staff
+    from web import (
+        account,
+        audit_log,
+        campaigns,
+        desk,
+        dsl,
+        errors,
+        hub_status,
+        people,
+        security,
+        staff,
+        times,
+    )
 
     security.init_app(app)
+    errors.init_app(app)
+    times.init_app(app)
     for blueprint in (
         account.bp,
         desk.bp,
@@ -61,7 +76,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(OperationalError, _database_unreachable)
+    app.add_url_rule("/favicon.ico", "favicon", security.public(_favicon))
     return app
+
+
+def _favicon() -> BaseResponse:
+    """The icon's old address, which some browsers ask for whatever the page links."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 def _database_unreachable(exc: OperationalError) -> tuple[str, int]:

@@ -16,6 +16,7 @@ from hub.models import (
     CampaignEntry,
     EntryState,
     Household,
+    PupilNote,
     Purpose,
     Role,
     StaffUser,
@@ -113,53 +114,99 @@ def create() -> str | BaseResponse | tuple[str, int]:
 @bp.route("/<int:campaign_id>")
 @roles(Role.ADMIN, Role.DSL)
 def show(campaign_id: int) -> str:
-    """One campaign: progress, and forms to add households and share them out."""
-    campaign = _campaign(campaign_id)
+    """One campaign: progress, who has each family, and forms to add and share them out."""
+    return _show(_campaign(campaign_id))
+
+
+def _show(campaign: Campaign, typed: dict[int, str] | None = None) -> str:
+    """The campaign page; ``typed`` keeps notes refused a moment ago in their boxes."""
     staff = [u for u in users.all_users(db()) if u.active and queues.may_work(u, campaign)]
     entries = (
         db()
         .scalars(
             select(CampaignEntry)
             .where(CampaignEntry.campaign_id == campaign.id)
-            .options(selectinload(CampaignEntry.household).selectinload(Household.pupils))
+            .options(
+                selectinload(CampaignEntry.household).selectinload(Household.pupils),
+                selectinload(CampaignEntry.pupil_notes),
+                selectinload(CampaignEntry.assignee),
+                selectinload(CampaignEntry.claimed_by),
+            )
             .order_by(CampaignEntry.id)
         )
         .all()
     )
     return render_template("campaign.html", campaign=campaign, purposes=PURPOSES,
                            progress=queues.progress(db(), campaign), staff=staff,
-                           entries=entries, EntryState=EntryState)  # fmt: skip
+                           entries=entries, typed=typed or {},
+                           EntryState=EntryState)  # fmt: skip
 
 
 @bp.route("/<int:campaign_id>/entries/<int:entry_id>/note", methods=["POST"])
 @roles(Role.ADMIN, Role.DSL)
-def note(campaign_id: int, entry_id: int) -> BaseResponse:
-    """What a pupil did, for whoever makes a positive call home to read out."""
+def note(campaign_id: int, entry_id: int) -> BaseResponse | tuple[str, int]:
+    """What each of the family's pupils did, for whoever makes a positive call to read out."""
     campaign = _campaign(campaign_id)
     entry = db().get(CampaignEntry, entry_id)
     if entry is None or entry.campaign_id != campaign.id:
         abort(404)
-    text = request.form.get("note", "").strip()[:1000]
-    if audit.NUMBER_LIKE.search(text):
-        flash("Leave phone numbers out of the note.", "error")
-    else:
-        entry.note = text
+    typed = {
+        pupil.id: request.form.get(f"note-{pupil.id}", "").strip()[:1000]
+        for pupil in entry.household.pupils
+    }
+    if any(audit.NUMBER_LIKE.search(text) for text in typed.values()):
+        flash("Leave phone numbers out of the notes.", "error")
+        return _show(campaign, typed), 400
+    saved = {note.pupil_id: note for note in entry.pupil_notes}
+    changed = 0
+    for pupil_id, text in typed.items():
+        if pupil_id in saved and saved[pupil_id].note != text:
+            saved[pupil_id].note = text
+            changed += 1
+        elif pupil_id not in saved and text:
+            entry.pupil_notes.append(PupilNote(pupil_id=pupil_id, note=text))
+            changed += 1
+    if changed:
         audit.record(db(), "entry.note_saved", actor=_user(), target_type="household",
-                     target_id=entry.household_id, detail={"campaign": campaign.id})  # fmt: skip
-        flash("Note saved.", "info")
+                     target_id=entry.household_id,
+                     detail={"campaign": campaign.id, "pupils": changed})  # fmt: skip
+    flash("Notes saved." if changed else "Nothing changed.", "info")
     return redirect(url_for("campaigns.show", campaign_id=campaign.id) + f"#entry-{entry.id}")
 
 
-@bp.route("/<int:campaign_id>/close", methods=["POST"])
+@bp.route("/<int:campaign_id>/close", methods=["GET", "POST"])
 @roles(Role.ADMIN, Role.DSL)
-def close(campaign_id: int) -> BaseResponse:
-    """Finish a campaign: nobody is offered its households, and retention can apply."""
+def close(campaign_id: int) -> str | BaseResponse:
+    """Finish a campaign, once asked and confirmed: nobody is offered its households."""
+    campaign = _campaign(campaign_id)
+    if campaign.closed_at is not None:
+        flash(f"{campaign.name} is already closed.", "info")
+        return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+    # Only the confirmation page's own button closes it, so no stray click or
+    # old form does; the page works without JavaScript.
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("campaign_close.html", campaign=campaign,
+                               progress=queues.progress(db(), campaign),
+                               EntryState=EntryState)  # fmt: skip
+    campaign.closed_at = utcnow()
+    audit.record(db(), "campaign.closed", actor=_user(), target_type="campaign",
+                 target_id=campaign.id)  # fmt: skip
+    flash(f"{campaign.name} is closed.", "info")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/reopen", methods=["POST"])
+@roles(Role.ADMIN, Role.DSL)
+def reopen(campaign_id: int) -> BaseResponse:
+    """Open a closed campaign again, so its families waiting are offered once more."""
     campaign = _campaign(campaign_id)
     if campaign.closed_at is None:
-        campaign.closed_at = utcnow()
-        audit.record(db(), "campaign.closed", actor=_user(), target_type="campaign",
+        flash(f"{campaign.name} is already open.", "info")
+    else:
+        campaign.closed_at = None
+        audit.record(db(), "campaign.reopened", actor=_user(), target_type="campaign",
                      target_id=campaign.id)  # fmt: skip
-        flash(f"{campaign.name} is closed.", "info")
+        flash(f"{campaign.name} is open again.", "info")
     return redirect(url_for("campaigns.show", campaign_id=campaign.id))
 
 
@@ -190,7 +237,13 @@ def assign(campaign_id: int) -> BaseResponse:
     """Share the waiting households out: round robin, to one person, or to key adults."""
     campaign = _campaign(campaign_id)
     method = request.form.get("method", "round_robin")
-    chosen = [u for u in users.all_users(db()) if str(u.id) == request.form.get("staff")]
+    # The person is for "all to one person" only; the form always sends one, and
+    # passed to a round robin it made a team of one.
+    chosen = (
+        [u for u in users.all_users(db()) if str(u.id) == request.form.get("staff")]
+        if method == "manual"
+        else []
+    )
     try:
         summary = queues.assign(db(), campaign, actor=_user(), method=method,  # type: ignore[arg-type]
                                 now=utcnow(), staff=chosen)  # fmt: skip

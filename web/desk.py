@@ -3,14 +3,18 @@
 Staff see who and why, never a full number: each number is a button labelled
 "Mum · mobile ••• 123", and the line daemon reads the number itself. The call's
 state comes from its attempt row, which the line writes as the call moves on, so
-the page can follow it from any hub. An outcome is required before the next card.
+the page can follow it from any hub. A card shown afresh asks the line which call
+it has up, so a reload never loses a call. An outcome is required before the next
+card, and the next page says what was saved.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -25,7 +29,6 @@ from hub.models import (
     Campaign,
     CampaignEntry,
     EndReason,
-    EntryState,
     Guardian,
     Household,
     Hub,
@@ -64,6 +67,27 @@ ENDINGS = {
     EndReason.INTERRUPTED: "the hub stopped during the call",
 }
 HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
+LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
+# What was saved, as the confirmation on the next page says it.
+SAID = {
+    Outcome.SPOKE_TO_PARENT: "spoke to a parent or carer",
+    Outcome.SPOKE_TO_PUPIL: "spoke to the pupil",
+    Outcome.NO_ANSWER: "no answer",
+    Outcome.VOICEMAIL: "left a voicemail",
+    Outcome.WRONG_NUMBER: "wrong number",
+    Outcome.DECLINED: "declined to talk",
+    Outcome.CONCERN: "safeguarding concern",
+}
+STATUS_TIMEOUT_S = 2.0  # the line answers status from memory; a card must not hang on it
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    """The call the line has up now, belonging to the member of staff looking."""
+
+    attempt: CallAttempt
+    state: str  # dialling, ringing or connected
+    muted: bool
 
 
 def _user() -> StaffUser:
@@ -93,6 +117,31 @@ def _pending(user: StaffUser) -> CallAttempt | None:
     )
 
 
+def _line_status() -> dict[str, Any] | None:
+    """The line daemon's status; None if it is not answering (then it has no call up)."""
+    socket = current_app.config["PHONEHUB"].line.control_socket
+    try:
+        return ControlClient(socket, timeout=STATUS_TIMEOUT_S).request("status")["status"]
+    except (ControlError, OSError, ValueError):
+        return None
+
+
+def _live_call(user: StaffUser) -> LiveCall | None:
+    """The call this hub's line has up for the member of staff, as the line itself says.
+
+    Asked of the line rather than read from the attempt rows: a practice call has no
+    campaign entry, and a reloaded card must show whatever is really on the handset.
+    """
+    status = _line_status()
+    call = status.get("call") if status else None
+    if not call:
+        return None
+    attempt = db().get(CallAttempt, call["attempt"])
+    if attempt is None or attempt.staff_id != user.id or attempt.ended_at is not None:
+        return None
+    return LiveCall(attempt=attempt, state=call["state"], muted=bool(status.get("muted")))
+
+
 @bp.route("/")
 @roles(*ANYONE)
 def index() -> str | BaseResponse:
@@ -107,8 +156,12 @@ def index() -> str | BaseResponse:
         if queues.may_work(user, c)
     ]
     progress = {c.id: queues.progress(db(), c) for c in campaigns}
+    # Only what this person could be offered now: another's list, a concern with
+    # the DSL or a family tried today are waiting, but not for them.
+    zone = current_app.config["PHONEHUB"].dialplan.zone
+    waiting = {c.id: queues.waiting_for(db(), c, user, now=utcnow(), zone=zone) for c in campaigns}
     return render_template(
-        "desk_index.html", campaigns=campaigns, progress=progress, waiting=EntryState.WAITING
+        "desk_index.html", campaigns=campaigns, progress=progress, waiting=waiting
     )
 
 
@@ -137,16 +190,26 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
         abort(404)
     pending = _pending(user)
     if pending is not None and pending.entry is not None:
+        if pending.entry.campaign_id != campaign.id:  # its own campaign's talking points
+            return redirect(url_for("desk.card", campaign_id=pending.entry.campaign_id))
         entry = pending.entry
     else:
         try:
             _release_abandoned_claims()
-            entry = queues.claim_next(db(), campaign, user, now=utcnow())
+            zone = current_app.config["PHONEHUB"].dialplan.zone
+            entry = queues.claim_next(db(), campaign, user, now=utcnow(), zone=zone)
         except QueueError as exc:
             flash(str(exc), "error")
             return redirect(url_for("desk.index"))
         if entry is None:
             return render_template("desk_empty.html", campaign=campaign)
+    return _card_page(user, campaign, entry, pending)
+
+
+def _card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
+               pending: CallAttempt | None, *, typed: dict[str, str] | None = None,
+               error: str | None = None) -> str:  # fmt: skip
+    """The card, with the call the line has up and the outcome form as last typed."""
     family = _family(entry)
     return render_template(
         "desk.html",
@@ -154,11 +217,27 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
         entry=entry,
         people=_people(family),
         history=queues.history(db(), family, viewer=user),
-        attempt=pending,
+        pending=pending,
+        call=_call_panel(_live_call(user), pending),
         practice=bool(current_app.config["PHONEHUB"].line.practice_number),
         outcomes=OUTCOMES,
-        ended=ENDINGS.get(pending.end_reason) if pending and pending.end_reason else None,
+        typed=typed or {},
+        error=error,
     )
+
+
+def _call_panel(live: LiveCall | None, pending: CallAttempt | None) -> dict[str, Any] | None:
+    """What the card's call panel shows: the line's call if it has one, else the last call."""
+    if live is not None:
+        return {"attempt": live.attempt.id, "state": LIVE.get(live.state, "Calling…"),
+                "up": True, "connected": live.state == "connected", "muted": live.muted,
+                "practice": live.attempt.entry_id is None}  # fmt: skip
+    if pending is None:
+        return None
+    ended = _ending(pending)
+    up = pending.ended_at is None
+    return {"attempt": pending.id, "state": "Calling…" if up else f"Ended: {ended or 'call ended'}",
+            "up": up, "connected": False, "muted": False, "practice": False}  # fmt: skip
 
 
 def _family(entry: CampaignEntry) -> Household:
@@ -341,16 +420,77 @@ def outcome() -> BaseResponse:
     if attempt is None or attempt.entry is None:
         abort(404)
     campaign_id = attempt.entry.campaign_id
-    call_back = form.get("call_back_at", "").strip()
+    typed = {name: form.get(name, "").strip() for name in ("outcome", "notes", "call_back_at")}
     zone = current_app.config["PHONEHUB"].dialplan.zone
     try:
-        chosen = Outcome(form.get("outcome", ""))
-        when = datetime.fromisoformat(call_back).replace(tzinfo=zone) if call_back else None
-        queues.record_outcome(db(), attempt, chosen, staff=user, now=utcnow(),
-                              notes=form.get("notes", "").strip(), call_back_at=when,
-                              zone=zone)  # fmt: skip
+        chosen = Outcome(typed["outcome"])
     except ValueError:
-        flash("Choose how the call went.", "error")
+        return _try_again(user, attempt, typed, "Choose how the call went.")
+    try:
+        when = _call_back(typed["call_back_at"], zone)
+    except ValueError:
+        return _try_again(user, attempt, typed, "Give the call-back time as a date and a time.")
+    try:
+        entry = queues.record_outcome(db(), attempt, chosen, staff=user, now=utcnow(),
+                                      notes=typed["notes"], call_back_at=when,
+                                      zone=zone)  # fmt: skip
     except QueueError as exc:
-        flash(str(exc), "error")
+        return _try_again(user, attempt, typed, str(exc))
+    flash(_saved(chosen, entry, zone), "info")
     return redirect(url_for("desk.card", campaign_id=campaign_id))
+
+
+def _call_back(text: str, zone: ZoneInfo) -> datetime | None:
+    """The call-back time the browser sent (school-local), or None if none was chosen."""
+    return datetime.fromisoformat(text).replace(tzinfo=zone) if text else None
+
+
+def _try_again(user: StaffUser, attempt: CallAttempt, typed: dict[str, str],
+               error: str) -> BaseResponse | tuple[str, int]:  # fmt: skip
+    """The same card with what was typed and the one-sentence error; nothing is saved.
+
+    Shown again rather than redirected, so the note, the outcome and the time survive.
+    Only a call still waiting for its outcome comes back; otherwise say why and move on.
+    """
+    db().rollback()
+    pending = _pending(user)
+    if pending is None or pending.id != attempt.id or pending.entry is None:
+        flash(error, "error")
+        return redirect(url_for("desk.card", campaign_id=attempt.entry.campaign_id))
+    entry = pending.entry
+    return _card_page(user, entry.campaign, entry, pending, typed=typed, error=error), 422
+
+
+def _saved(chosen: Outcome, entry: CampaignEntry, zone: ZoneInfo) -> str:
+    """One line for the next page: what was saved for which family, and what happens next."""
+    if chosen is Outcome.CONCERN:
+        then = "it is on the DSL's list now"
+    elif entry.state is EntryState.ESCALATED:
+        then = "they have not been reached, so they are on the DSL's list now"
+    elif entry.state is EntryState.CALL_BACK and entry.call_back_at is not None:
+        then = f"they will be called back on {_day_and_time(entry.call_back_at, zone)}"
+    elif entry.state is EntryState.DONE:
+        then = "nothing more to do for them in this campaign"
+    elif entry.state is EntryState.CLAIMED:
+        then = "a colleague has them on their desk now"
+    else:
+        then = "they go back in the queue"
+    return f"Saved for {_family_name(entry.household)}: {SAID[chosen]}; {then}."
+
+
+def _family_name(household: Household) -> str:
+    """'the Nowak family', or the pupils' names when they have different surnames."""
+    surnames = {pupil.surname for pupil in household.pupils}
+    if len(surnames) == 1:
+        return f"the {surnames.pop()} family"
+    names = [pupil.name for pupil in household.pupils]
+    if not names:
+        return "this family"
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+    return f"the family of {listed}"
+
+
+def _day_and_time(moment: datetime, zone: ZoneInfo) -> str:
+    """'Tue 1 Dec at 16:30', in the school's time zone."""
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"

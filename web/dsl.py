@@ -36,12 +36,15 @@ from hub.models import (
     CampaignEntry,
     Concern,
     EntryState,
+    Guardian,
     Household,
+    PhoneNumber,
     Pupil,
     Role,
     StaffUser,
     utcnow,
 )
+from hub.numbers import mask
 from web.db import db
 from web.security import current_user, roles
 
@@ -187,6 +190,39 @@ def handled(concern_id: int) -> BaseResponse | tuple[str, int]:
     return redirect(url_for("dsl.index"))
 
 
+@bp.route("/concerns/<int:concern_id>/numbers/<int:number_id>/do-not-call", methods=["POST"])
+@roles(Role.DSL)
+def do_not_call(concern_id: int, number_id: int) -> BaseResponse | tuple[str, int]:
+    """Stop the hub calling one of the family's numbers, without waiting for an admin."""
+    dsl = _dsl()
+    session = db()
+    found = session.get(Concern, concern_id)
+    number = session.get(PhoneNumber, number_id)
+    if (
+        found is None
+        or number is None
+        or found.household_id is None
+        or number.guardian.household_id != found.household_id
+    ):
+        return render_template("message.html", message="There is no such number."), 404
+    shown = f"{number.guardian.name}'s {mask(number.e164, number.label)}"
+    if number.do_not_contact:
+        flash(f"{shown} was already marked do not call.", "info")
+    else:
+        number.do_not_contact = True
+        # Which number record, never the number itself.
+        audit.record(
+            session,
+            "number.do_not_call",
+            actor=dsl,
+            target_type="household",
+            target_id=found.household_id,
+            detail={"concern_id": found.id, "number_id": number.id},
+        )
+        flash(f"{shown} will not be called.", "info")
+    return redirect(url_for("dsl.concern", concern_id=found.id) + f"#concern-{found.id}-numbers")
+
+
 @bp.route("/concerns/<int:concern_id>.csv")
 @roles(Role.DSL)
 def export(concern_id: int) -> Response | tuple[str, int]:
@@ -263,7 +299,10 @@ def _items(concerns: Sequence[Concern], dsl: StaffUser, *, history: bool = True)
         for household in session.scalars(
             select(Household)
             .where(Household.id.in_(_ids(c.household_id for c in concerns)))
-            .options(selectinload(Household.pupils))
+            .options(
+                selectinload(Household.pupils),
+                selectinload(Household.guardians).selectinload(Guardian.numbers),
+            )
         )
     }
     staff_ids = _ids(c.raised_by_id for c in concerns) | _ids(c.handled_by_id for c in concerns)
@@ -324,7 +363,7 @@ def _note_problem(note: str) -> str | None:
 
 
 def _helpers() -> dict[str, object]:
-    return {"when": _when, "outcome": _outcome, "note_limit": NOTE_LIMIT}
+    return {"when": _when, "outcome": _outcome, "note_limit": NOTE_LIMIT, "mask": mask}
 
 
 def _zone() -> ZoneInfo:

@@ -127,7 +127,7 @@ def _has_users() -> bool:
 
 
 def _enforce() -> Any:
-    if request.endpoint is None or request.endpoint == "static":
+    if request.endpoint in (None, "static", "favicon"):
         return None
     view = current_app.view_functions[request.endpoint]
     if not _has_users() and request.endpoint != "account.setup":

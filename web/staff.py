@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import audit, users
@@ -13,6 +15,7 @@ from hub.exceptions import UserError
 from hub.models import Invite, Role, StaffUser, utcnow
 from web.db import db
 from web.security import current_user, roles, token_hash
+from web.times import school_date
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -23,7 +26,35 @@ INVITE_DAYS = 7
 @roles(Role.ADMIN)
 def index() -> str:
     """Every account, with invite and edit forms."""
-    return render_template("staff.html", accounts=users.all_users(db()), roles=list(Role))
+    return _page()
+
+
+def _page(typed: Mapping[str, str] | None = None) -> str:
+    accounts = users.all_users(db())
+    # Each account's newest invite still unused: it is why the account has never signed in.
+    invites = {
+        invite.staff_id: invite
+        for invite in db().scalars(
+            select(Invite).where(Invite.used_at.is_(None)).order_by(Invite.created_at)
+        )
+    }
+    states = {account.id: _state(account, invites.get(account.id)) for account in accounts}
+    return render_template("staff.html", accounts=accounts, roles=list(Role), states=states,
+                           typed=typed or {})  # fmt: skip
+
+
+def _state(account: StaffUser, invite: Invite | None) -> str:
+    """Where an account stands, as the admin who invited them needs to know it."""
+    if not account.active:
+        return "Deactivated: can no longer sign in"
+    if account.last_login_at is not None:
+        return "Active"
+    if invite is None:
+        return "Active, not signed in yet"
+    state = f"Invited {school_date(invite.created_at)}, not signed in yet"
+    if invite.expires_at < utcnow():
+        state += f"; the link ran out on {school_date(invite.expires_at)}"
+    return state
 
 
 @bp.route("/invite", methods=["POST"])
@@ -47,7 +78,7 @@ def invite() -> str | BaseResponse | tuple[str, int]:
         )
     except (UserError, ValueError) as exc:
         flash(str(exc) if isinstance(exc, UserError) else "Choose a role.", "error")
-        return render_template("staff.html", accounts=users.all_users(db()), roles=list(Role)), 400
+        return _page(form), 400
     token = secrets.token_urlsafe(24)
     db().add(
         Invite(
@@ -67,13 +98,13 @@ def invite() -> str | BaseResponse | tuple[str, int]:
 
 @bp.route("/<int:staff_id>", methods=["POST"])
 @roles(Role.ADMIN)
-def update(staff_id: int) -> BaseResponse | tuple[str, int]:
+def update(staff_id: int) -> BaseResponse:
     """Change an account's role, calling opt-in, or deactivate it."""
     admin = current_user()
     assert admin is not None
     account = db().get(StaffUser, staff_id)
     if account is None:
-        return "No such account.", 404
+        abort(404)
     form = request.form
     try:
         if form.get("action") == "deactivate":

@@ -7,15 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hub import audit
-from hub.db import current_revision, head_revision, make_engine, open_database
+from hub.db import MIGRATIONS, current_revision, head_revision, make_engine, open_database
 from hub.exceptions import DatabaseError
-from hub.models import AuditEvent, Base, Household, Pupil
+from hub.models import AuditEvent, Base, Household, Pupil, PupilNote
 
 
 def test_sqlite_is_opened_with_the_hub_settings(sqlite_database):
@@ -117,3 +119,47 @@ def test_hubs_starting_together_migrate_a_new_database_once(database):
     errors = [child.communicate(timeout=60)[1] for child in children]
     assert [child.returncode for child in children] == [0] * 6, "\n".join(errors)
     assert current_revision(database.engine) == head_revision()
+
+
+def test_a_household_note_becomes_each_pupils_note_and_back(database):
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = database.engine
+    command.downgrade(config, "0003")
+    with database.engine.begin() as connection:
+        for statement in (
+            "INSERT INTO households (id, created_at, updated_at) "
+            "VALUES (1, :at, :at), (2, :at, :at)",
+            "INSERT INTO pupils (id, mis_id, household_id, forename, surname, year, form, "
+            "vulnerable, flags) VALUES (1, 'A1', 1, 'Zoë', 'O''Brien', '7', '7A', false, ''), "
+            "(2, 'A2', 1, 'Finn', 'O''Brien', '9', '9C', false, ''), "
+            "(3, 'B1', 2, 'Kai', 'Nowak', '8', '8B', false, '')",
+            "INSERT INTO campaigns (id, name, purpose, talking_points, cadence_days, recording, "
+            "dsl_only, any_opted_in_staff, created_at) "
+            "VALUES (1, 'Star of the week', 'positive', '', 14, false, false, true, :at)",
+            "INSERT INTO campaign_entries (id, campaign_id, household_id, state, note, updated_at) "
+            "VALUES (1, 1, 1, 'waiting', 'Both sang in the choir.', :at), "
+            "(2, 1, 2, 'waiting', '', :at)",
+            "INSERT INTO call_attempts (id, entry_id, household_id, requested_at, test_call, "
+            "notes) VALUES (1, 1, 1, :at, false, '')",
+        ):
+            connection.execute(text(statement), {"at": datetime(2025, 1, 13, tzinfo=UTC)})
+
+    command.upgrade(config, "head")
+
+    with database.session() as session:
+        notes = session.execute(
+            select(PupilNote.entry_id, PupilNote.pupil_id, PupilNote.note).order_by(PupilNote.id)
+        ).all()
+        assert sorted(notes) == [
+            (1, 1, "Both sang in the choir."),
+            (1, 2, "Both sang in the choir."),
+        ]
+        # The calls are still the entry's: the change rebuilt no table under them.
+        assert session.scalar(text("SELECT entry_id FROM call_attempts")) == 1
+        session.execute(text("UPDATE pupil_notes SET note = 'Read a poem.' WHERE pupil_id = 1"))
+    command.downgrade(config, "0003")
+    with database.engine.connect() as connection:
+        back = connection.execute(text("SELECT id, note FROM campaign_entries ORDER BY id")).all()
+    assert back == [(1, "Finn: Both sang in the choir.; Zoë: Read a poem."), (2, "")]
+    command.upgrade(config, "head")

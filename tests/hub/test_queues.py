@@ -47,6 +47,7 @@ from hub.queues import (
     progress,
     record_outcome,
     release_stale_claims,
+    waiting_for,
 )
 
 # A week in January 2025: Monday the 13th to Monday the 20th, at 10:00 in London.
@@ -546,6 +547,78 @@ def test_families_not_yet_tried_come_before_those_just_tried(database):
         assert claim_next(session, campaign, sam, now=NOW) is fresh
 
 
+def test_a_family_just_called_waits_for_its_call_back_or_the_next_day(database):
+    with database.session() as session:
+        campaign = add_campaign(session)
+        sam = add_staff(session, "Sam")
+        mine = add_entry(session, campaign, assignee_id=sam.id)
+        anyones = add_entry(session, campaign)
+
+        # Sam's own family comes first; after a voicemail the next card is someone else.
+        assert call_and_record(session, campaign, sam, NOW, Outcome.VOICEMAIL) is mine
+        assert mine.state == EntryState.WAITING
+        assert claim_next(session, campaign, sam, now=NOW + timedelta(minutes=1)) is anyones
+        attempt = add_call(session, anyones, sam, NOW + timedelta(minutes=2))
+        later = NOW + timedelta(hours=3)
+        record_outcome(session, attempt, Outcome.NO_ANSWER, staff=sam, now=NOW,
+                       call_back_at=later)  # fmt: skip
+
+        # Neither is offered again today, until the call-back time asked for.
+        assert claim_next(session, campaign, sam, now=NOW + timedelta(hours=2)) is None
+        assert claim_next(session, campaign, sam, now=later) is anyones
+        anyones.state, anyones.claimed_by_id = EntryState.DONE, None
+        # Still Wednesday at 23:00; Sam's family is offered again from Thursday.
+        assert claim_next(session, campaign, sam, now=NOW + timedelta(hours=13)) is None
+        assert claim_next(session, campaign, sam, now=THURSDAY - timedelta(hours=9)) is mine
+
+
+def test_a_family_with_an_open_concern_is_offered_to_nobody_but_the_dsl(database):
+    with database.session() as session:
+        welfare = add_campaign(session)
+        positive = add_campaign(session, "Positive calls")
+        sam, kim = add_staff(session, "Sam"), add_staff(session, "Kim")
+        dsl = add_staff(session, "Dee", Role.DSL)
+        household = add_household(session)
+        add_entry(session, welfare, household)
+        elsewhere = add_entry(session, positive, household)
+        # Kim already has the family on her desk in the other campaign.
+        assert claim_next(session, positive, kim, now=NOW) is elsewhere
+
+        call_and_record(session, welfare, sam, NOW, Outcome.CONCERN, notes="Bruises on his arm.")
+
+        assert claim_next(session, positive, kim, now=NOW) is None
+        assert (elsewhere.state, elsewhere.claimed_by_id) == (EntryState.WAITING, None)
+        assert (waiting_for(session, positive, kim, now=NOW),
+                waiting_for(session, positive, dsl, now=NOW)) == (0, 1)  # fmt: skip
+        [released] = events(session, "entry.released")
+        assert released.detail == {"reason": "concern", "claimed_by_id": kim.id}
+        assert claim_next(session, positive, add_staff(session, "Ada", Role.ADMIN), now=NOW) is None
+        assert claim_next(session, positive, dsl, now=NOW) is elsewhere
+        elsewhere.state, elsewhere.claimed_by_id = EntryState.WAITING, None
+
+        [concern] = session.scalars(select(Concern)).all()
+        concern.handled_at, concern.handled_by_id = NOW, dsl.id
+        assert claim_next(session, positive, kim, now=NOW) is elsewhere
+
+
+def test_a_family_escalated_in_one_campaign_waits_for_the_dsl_in_every_other(database):
+    with database.session() as session:
+        welfare = add_campaign(session)
+        positive = add_campaign(session, "Positive calls")
+        sam = add_staff(session, "Sam")
+        household = add_household(session)
+        escalated = add_entry(session, welfare, household)
+        elsewhere = add_entry(session, positive, household)
+        call_and_record(session, welfare, sam, MONDAY, Outcome.NO_ANSWER)
+        call_and_record(session, welfare, sam, TUESDAY, Outcome.NO_ANSWER)
+        assert escalated.state == EntryState.ESCALATED
+
+        assert claim_next(session, positive, sam, now=WEDNESDAY) is None
+        dsl = add_staff(session, "Dee", Role.DSL)
+        mark_handled(session, escalated, dsl, "Home visit: all well.", WEDNESDAY)
+        assert claim_next(session, positive, sam, now=WEDNESDAY) is elsewhere
+
+
 def test_a_household_turned_vulnerable_leaves_ordinary_queues(database):
     with database.session() as session:
         campaign = add_campaign(session)
@@ -1011,10 +1084,13 @@ def test_failed_calls_on_two_school_days_escalate(database, times, escalated):
     with database.session() as session:
         campaign = add_campaign(session)
         sam = add_staff(session, "Sam")
-        add_entry(session, campaign)
+        entry = add_entry(session, campaign)
 
+        # Called straight from the entry: a family tried today is not offered
+        # again today, but a call-back the parent asked for can be.
         for at in times:
-            entry = call_and_record(session, campaign, sam, at, Outcome.NO_ANSWER)
+            record_outcome(session, add_call(session, entry, sam, at), Outcome.NO_ANSWER,
+                           staff=sam, now=at)  # fmt: skip
 
         expected = EntryState.ESCALATED if escalated else EntryState.WAITING
         assert entry.state == expected

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from hub.models import (
@@ -27,6 +30,7 @@ EXPORT = (
     "A2,Finn,O'Brien,6,6A,Siân O'Brien,Mother,07700 900001,01632 960001,No\r\n"
     "B1,Kai,Nowak,3,3A,Farah Nowak,Mother,07700 900002,,Yes\r\n"
 )
+SCHOOL = ZoneInfo("Europe/London")  # the default [dialplan] timezone
 FULL_NUMBERS = ("07700900001", "07700 900001", "900001", "01632960001", "960001", "900002")
 
 
@@ -47,6 +51,12 @@ def new_campaign(admin, **fields) -> int:
     response = admin.post("/campaigns/new", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def asks_for_an_outcome(page: str) -> bool:
+    """Whether the card shows the outcome form (on every card, hidden until there is a call)."""
+    form = re.search(r"<form[^>]*class=\"outcome[^>]*>", page)
+    return form is not None and " hidden" not in form.group(0)
 
 
 def test_siblings_are_added_once_and_vulnerable_families_stay_out(app, accounts):
@@ -101,14 +111,38 @@ def test_a_call_with_the_line_down_says_so_and_asks_for_an_outcome(app, accounts
         attempt_id = attempt.id
     # The next card waits for an outcome; a JSON state poll never carries the number.
     page = staff.get(f"/desk/{campaign}").get_data(as_text=True)
-    assert "How did the call go?" in page
+    assert asks_for_an_outcome(page)
     state = staff.get(f"/desk/attempts/{attempt_id}", headers={"Accept": "application/json"})
     assert state.get_json()["state"] == "ended"
     assert not any(d in state.get_data(as_text=True) for d in FULL_NUMBERS)
     token = csrf_token(staff, f"/desk/{campaign}")
     staff.post("/desk/outcome", data={"attempt": attempt_id, "outcome": "no_answer",
                                       "csrf_token": token})  # fmt: skip
-    assert "How did the call go?" not in staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    assert not asks_for_an_outcome(staff.get(f"/desk/{campaign}").get_data(as_text=True))
+
+
+def test_after_a_voicemail_the_next_card_is_not_the_same_family(app, accounts):
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    entry = re.search(r'data-entry="(\d+)"', card).group(1)
+    number = re.search(r'data-number="(\d+)"', card).group(1)
+    staff.post("/desk/call", json={"entry": entry, "number": number},
+               headers={"X-CSRFToken": csrf_token(staff, f"/desk/{campaign}")})  # fmt: skip
+    with app.extensions["phonehub.db"].session() as session:
+        attempt_id = session.scalars(select(CallAttempt.id)).one()
+
+    page = staff.post("/desk/outcome", data={"attempt": attempt_id, "outcome": "voicemail",
+                                             "csrf_token": csrf_token(staff, f"/desk/{campaign}")},
+                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+
+    assert "Zoë O&#39;Brien" not in page and "Nobody is waiting to be called" in page
+    # The next day the family is offered again.
+    with app.extensions["phonehub.db"].session() as session:
+        session.get(CallAttempt, attempt_id).requested_at -= timedelta(days=1)
+    assert "Zoë O&#39;Brien" in staff.get(f"/desk/{campaign}").get_data(as_text=True)
 
 
 def test_a_call_needs_its_csrf_token(app, accounts):
@@ -158,11 +192,19 @@ def test_a_positive_call_shows_the_caller_what_the_pupil_did(app, accounts):
                data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
     page = admin.get(f"/campaigns/{campaign}").get_data(as_text=True)
     entry = re.search(r'id="entry-(\d+)"', page).group(1)
+    # Siblings: one household, one card, and a note for each under their own name.
+    zoe, finn = (re.search(rf'<label for="note-(\d+)">{name}</label>', page).group(1)
+                 for name in ("Zoë O&#39;Brien", "Finn O&#39;Brien"))  # fmt: skip
     admin.post(f"/campaigns/{campaign}/entries/{entry}/note",
-               data={"note": "Zoë read her <b>poem</b> to the whole school.",
+               data={f"note-{zoe}": "Read her <b>poem</b> to the whole school.",
+                     f"note-{finn}": "Helped a new pupil find their way.",
                      "csrf_token": csrf_token(admin, f"/campaigns/{campaign}")})  # fmt: skip
     card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
-    assert "Zoë read her &lt;b&gt;poem&lt;/b&gt; to the whole school." in card
+    assert (
+        "<strong>What Zoë O&#39;Brien did:</strong> Read her &lt;b&gt;poem&lt;/b&gt; to the whole"
+        in card
+    )
+    assert "<strong>What Finn O&#39;Brien did:</strong> Helped a new pupil find their way." in card
 
 
 def test_a_closed_campaign_offers_nobody(app, accounts):
@@ -170,8 +212,8 @@ def test_a_closed_campaign_offers_nobody(app, accounts):
     campaign = new_campaign(admin)
     admin.post(f"/campaigns/{campaign}/households",
                data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
-    page = admin.post(f"/campaigns/{campaign}/close",
-                      data={"csrf_token": csrf_token(admin, f"/campaigns/{campaign}")},
+    token = csrf_token(admin, f"/campaigns/{campaign}")
+    page = admin.post(f"/campaigns/{campaign}/close", data={"confirm": "yes", "csrf_token": token},
                       follow_redirects=True).get_data(as_text=True)  # fmt: skip
     assert "is closed" in page
     assert "Autumn welfare" not in staff.get("/desk/").get_data(as_text=True)
@@ -216,3 +258,88 @@ def test_a_call_cut_off_by_an_unplugged_handset_says_so_on_the_desk(app, account
         attempt_id = attempt.id
     reply = staff.get(f"/desk/attempts/{attempt_id}").get_json()
     assert reply["ended"] == "the handset was unplugged; plug it back in and call again"
+
+
+def _a_call_awaiting_its_outcome(app, accounts):
+    """The O'Briens on the staff member's card, with a call (the line down) to give an outcome."""
+    admin, staff = school(app, accounts)
+    campaign = new_campaign(admin)
+    admin.post(f"/campaigns/{campaign}/households",
+               data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")})  # fmt: skip
+    card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+    entry = re.search(r'data-entry="(\d+)"', card).group(1)
+    number = re.search(r'data-number="(\d+)"', card).group(1)
+    staff.post("/desk/call", json={"entry": entry, "number": number},
+               headers={"X-CSRFToken": csrf_token(staff, f"/desk/{campaign}")})  # fmt: skip
+    with app.extensions["phonehub.db"].session() as session:
+        attempt_id = session.scalars(select(CallAttempt.id)).one()
+    return staff, campaign, attempt_id
+
+
+def _school_time(days: int, hour: int, minute: int) -> datetime:
+    """A moment ``days`` from today at school-local ``hour:minute``."""
+    day = utcnow().astimezone(SCHOOL).date() + timedelta(days=days)
+    return datetime.combine(day, time(hour, minute), SCHOOL)
+
+
+def _spoken(moment: datetime) -> str:
+    return f"{moment:%a} {moment.day} {moment:%b} at {moment:%H:%M}"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "notes", "call_back", "saying"),
+    [
+        ("no_answer", "", _school_time(1, 16, 30),
+         "Saved for the O'Brien family: no answer; they will be called back on {when}."),
+        ("concern", "Zoë said nobody was home last night.", None,
+         "Saved for the O'Brien family: safeguarding concern; it is on the DSL's list now."),
+        ("spoke_to_parent", "All well.", None,
+         "Saved for the O'Brien family: spoke to a parent or carer; "
+         "nothing more to do for them in this campaign."),
+    ],
+    ids=["call_back", "concern", "reached"],
+)  # fmt: skip
+def test_the_next_page_says_what_was_saved(app, accounts, outcome, notes, call_back, saying):
+    staff, campaign, attempt = _a_call_awaiting_its_outcome(app, accounts)
+    when = call_back.strftime("%Y-%m-%dT%H:%M") if call_back else ""
+    page = staff.post("/desk/outcome", follow_redirects=True,
+                      data={"attempt": attempt, "outcome": outcome, "notes": notes,
+                            "call_back_at": when,
+                            "csrf_token": csrf_token(staff, f"/desk/{campaign}")})  # fmt: skip
+    text = html.unescape(page.get_data(as_text=True))
+    assert "Nobody is waiting to be called" in text  # the next page, not the same card
+    assert saying.format(when=_spoken(call_back) if call_back else "") in text
+
+
+@pytest.mark.parametrize(
+    ("outcome", "when", "error"),
+    [
+        ("no_answer", f"{_school_time(-1, 9, 0):%Y-%m-%dT%H:%M}",
+         "Choose a call-back time later than now."),
+        ("", f"{_school_time(1, 9, 0):%Y-%m-%dT%H:%M}", "Choose how the call went."),
+        ("concern", f"{_school_time(1, 9, 0):%Y-%m-%dT%H:%M}",
+         "A concern goes to the DSL, so it cannot also be a call back."),
+        ("voicemail", "tomorrow at 4", "Give the call-back time as a date and a time."),
+    ],
+    ids=["past_call_back", "no_outcome", "concern_and_call_back", "not_a_time"],
+)  # fmt: skip
+def test_a_mistake_in_the_outcome_form_keeps_what_was_typed(app, accounts, outcome, when, error):
+    staff, campaign, attempt = _a_call_awaiting_its_outcome(app, accounts)
+    note = "Mum says Zoë's reading <b>much</b> better; ring after 4."
+    response = staff.post("/desk/outcome", follow_redirects=True,
+                          data={"attempt": attempt, "outcome": outcome, "notes": note,
+                                "call_back_at": when,
+                                "csrf_token": csrf_token(staff, f"/desk/{campaign}")})  # fmt: skip
+    page = response.get_data(as_text=True)
+    form = re.search(r'<form[^>]*class="outcome.*?</form>', page, re.S)
+    assert form and error in html.unescape(form.group(0))  # next to the form it is about
+    typed = re.search(r'<textarea[^>]*name="notes"[^>]*>(.*?)</textarea>', page, re.S)
+    assert typed and html.unescape(typed.group(1)) == note
+    assert f'value="{when}"' in page
+    checked = re.findall(r'<input[^>]*value="(\w+)"[^>]*checked', page)
+    assert checked == ([outcome] if outcome else [])
+    with app.extensions["phonehub.db"].session() as session:
+        assert session.get(CallAttempt, attempt).outcome is None
+        assert not session.scalars(
+            select(AuditEvent).where(AuditEvent.action.in_(["entry.outcome", "concern.raised"]))
+        ).all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -178,7 +179,7 @@ def test_the_concern_note_is_never_on_a_page_others_can_see(app, accounts, schoo
         page = client.get(path).get_data(as_text=True)
         assert "no food at home" not in page, path
         assert "free school meals" not in page, path
-    assert "dsl.viewed" in admin.get("/audit/").get_data(as_text=True)
+    assert "<td>opened the safeguarding page</td>" in admin.get("/audit/").get_data(as_text=True)
     assert "Kai Nowak" in staff.get(f"/desk/{school.follow_up}").get_data(as_text=True)
 
 
@@ -288,3 +289,46 @@ def test_a_note_is_shown_as_text_never_as_markup(app, accounts, school):
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     [viewed] = events(app, "concern.viewed")
     assert (viewed.target_type, viewed.target_id) == ("concern", school.concern)
+
+
+def test_a_family_with_an_open_concern_waits_for_the_dsl_in_every_campaign(app, accounts, school):
+    kim = signed_in(app, accounts, Role.STAFF, name="Kim Teacher")
+    # Sam raised a concern about Kai on the welfare check; Kim works the positive calls.
+    page = kim.get(f"/desk/{school.follow_up}").get_data(as_text=True)
+    assert "Kai Nowak" not in page and "Nobody is waiting to be called" in page
+    assert "1 households, 0 waiting for you now" in kim.get("/desk/").get_data(as_text=True)
+    mark_handled(signed_in(app, accounts, Role.DSL), school.concern, "Spoke to mum; all well.")
+    assert "Kai Nowak" in kim.get(f"/desk/{school.follow_up}").get_data(as_text=True)
+
+
+def test_the_dsl_marks_a_number_do_not_call_from_the_concern(app, accounts, school):
+    dsl = signed_in(app, accounts, Role.DSL)
+    path = f"/dsl/concerns/{school.concern}"
+    page = dsl.get(path).get_data(as_text=True)
+    assert "Siân Nowak" in page and "mobile ••• 102" in page and "home ••• 102" in page
+    mobile = re.search(r'/numbers/(\d+)/do-not-call"', page).group(1)
+    for role in (Role.STAFF, Role.ADMIN):
+        other = signed_in(app, accounts, role, name="Someone Else")
+        refused = other.post(f"{path}/numbers/{mobile}/do-not-call",
+                             data={"csrf_token": csrf_token(other, "/")})  # fmt: skip
+        assert refused.status_code == 403
+
+    done = dsl.post(f"{path}/numbers/{mobile}/do-not-call",
+                    data={"csrf_token": csrf_token(dsl, path)}, follow_redirects=True)  # fmt: skip
+
+    page = done.get_data(as_text=True)
+    assert "Siân Nowak&#39;s mobile ••• 102 will not be called." in page
+    assert f'/numbers/{mobile}/do-not-call"' not in page
+    [event] = events(app, "number.do_not_call")
+    assert (event.actor, event.target_type, event.target_id) == (
+        "dsl@school.example",
+        "household",
+        school.worried_about,
+    )
+    assert event.detail == {"concern_id": school.concern, "number_id": int(mobile)}
+    mark_handled(dsl, school.concern, "Mum asked us to use the landline only.")
+    staff = app.test_client()
+    accounts.login(staff, "sam@school.example")
+    card = staff.get(f"/desk/{school.follow_up}").get_data(as_text=True)
+    assert "Kai Nowak" in card
+    assert "home ••• 102" in card and "mobile ••• 102" not in card

@@ -7,9 +7,18 @@
   const token = document.querySelector('meta[name="csrf-token"]').content;
   const panel = card.querySelector(".call-panel");
   const state = panel.querySelector(".state");
+  const controls = panel.querySelector(".call-controls");
+  const practiceNote = panel.querySelector(".practice-note");
+  const hangup = controls.querySelector(".hangup");
+  const mute = controls.querySelector(".mute");
+  const voicemail = controls.querySelector(".voicemail");
+  const outcome = card.querySelector("form.outcome");
   const error = card.querySelector(".desk-error");
+  const practice = card.querySelector("button.practice");
+  const dialButtons = card.querySelectorAll("button.call, button.practice");
   const labels = { dialling: "Dialling…", ringing: "Ringing…", connected: "Connected" };
   let answeredAt = null;
+  let following = null;
 
   const post = async (url, body) => {
     const response = await fetch(url, {
@@ -21,25 +30,52 @@
   };
   const showError = (message) => { error.textContent = message; error.hidden = !message; };
 
-  const follow = async (attempt) => {
+  // A call is up: its controls shown, the buttons that would start another disabled.
+  const callUp = (attempt, { isPractice }) => {
+    panel.dataset.attempt = attempt;
     panel.hidden = false;
-    card.querySelectorAll("button.call, button.practice").forEach((b) => { b.disabled = true; });
-    for (;;) {
+    controls.hidden = false;
+    practiceNote.hidden = !isPractice;
+    dialButtons.forEach((b) => { b.disabled = true; });
+    if (!isPractice) {
+      outcome.querySelector('input[name="attempt"]').value = attempt;
+      outcome.hidden = false;  // notes can be typed while talking
+    }
+  };
+
+  // The call ended: its controls go, and focus moves to what comes next.
+  const callEnded = (reason) => {
+    following = null;
+    state.textContent = `Ended: ${reason}`;
+    controls.hidden = true;
+    if (!outcome.hidden) {
+      outcome.querySelector('input[name="outcome"]').focus();
+    } else {  // a practice call: nothing to record, so another call may be made
+      dialButtons.forEach((b) => { b.disabled = false; });
+      (practice || dialButtons[0])?.focus();
+    }
+  };
+
+  // One state of the call, however it arrived (polled now; pushed later).
+  const show = (now) => {
+    if (now.state === "ended") { callEnded(now.ended); return; }
+    mute.disabled = voicemail.disabled = now.state !== "connected";
+    if (now.state === "connected") {
+      answeredAt = answeredAt || new Date(now.answered_at);
+      const seconds = Math.max(0, Math.round((Date.now() - answeredAt) / 1000));
+      state.textContent = `Connected ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    } else {
+      state.textContent = labels[now.state];
+    }
+  };
+
+  const follow = async (attempt) => {
+    following = attempt;
+    answeredAt = null;
+    while (following === attempt) {
       const response = await fetch(`/desk/attempts/${attempt}`, { headers: { Accept: "application/json" } });
-      const now = await response.json();
-      if (now.state === "ended") {
-        state.textContent = `Ended: ${now.ended}`;
-        setTimeout(() => window.location.reload(), 800);  // the outcome form comes next
-        return;
-      }
-      mute.disabled = now.state !== "connected";
-      if (now.state === "connected") {
-        answeredAt = answeredAt || new Date(now.answered_at);
-        const seconds = Math.max(0, Math.round((Date.now() - answeredAt) / 1000));
-        state.textContent = `Connected ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
-      } else {
-        state.textContent = labels[now.state];
-      }
+      show(await response.json());
+      if (following !== attempt) return;
       await new Promise((done) => setTimeout(done, 400));
     }
   };
@@ -49,32 +85,33 @@
       showError("");
       button.disabled = true;
       const { ok, data } = await post("/desk/call", { entry: card.dataset.entry, number: button.dataset.number });
-      if (!ok) {
+      if (!ok) {  // a refused or failed dial needs no outcome: say why, and stay put
         showError(data.error);
-        if (data.attempt) window.location.reload();
-        else button.disabled = false;
+        button.disabled = false;
+        button.focus();
         return;
       }
-      panel.dataset.attempt = data.attempt;
+      callUp(data.attempt, { isPractice: false });
+      hangup.focus();
       follow(data.attempt);
     });
   });
-  const practice = card.querySelector("button.practice");
   if (practice) {
     practice.addEventListener("click", async () => {
       showError("");
-      const { ok, data } = await post("/desk/practice");
-      if (!ok) { showError(data.error); return; }
       practice.disabled = true;
+      const { ok, data } = await post("/desk/practice");
+      if (!ok) { showError(data.error); practice.disabled = false; practice.focus(); return; }
+      callUp(data.attempt, { isPractice: true });
+      hangup.focus();
       follow(data.attempt);
     });
   }
-  panel.querySelector(".hangup").addEventListener("click", async () => {
+  hangup.addEventListener("click", async () => {
     const { ok, data } = await post("/desk/hangup");
     if (!ok) showError(data.error);
   });
   // Mute: the family hears silence from the handset while still being heard.
-  const mute = panel.querySelector(".mute");
   mute.addEventListener("click", async () => {
     const on = mute.getAttribute("aria-pressed") !== "true";
     const { ok, data } = await post("/desk/mute", { on });
@@ -82,9 +119,10 @@
     mute.setAttribute("aria-pressed", String(data.muted));
     mute.textContent = data.muted ? "Unmute (the family can't hear you)" : "Mute";
   });
-  panel.querySelector(".voicemail").addEventListener("click", async () => {
+  voicemail.addEventListener("click", async () => {
     const { ok, data } = await post("/desk/voicemail");
     if (!ok) showError(data.error);
   });
-  if (panel.dataset.attempt && !state.textContent.startsWith("Ended")) follow(panel.dataset.attempt);
+  // A call the line already had when the page was drawn (a reload, a second tab).
+  if (panel.dataset.attempt && panel.dataset.up) follow(panel.dataset.attempt);
 })();
