@@ -45,12 +45,14 @@ ACTIONS = {
     "household.viewed": "viewed the phone numbers of",
     "household.edited": "changed do-not-call marks or call times of",
     "household.merged": "merged two records of",
+    "number.do_not_call": "marked a number not to be called, from a concern, for",
     "guardian.removed": "removed a contact no longer in the MIS export:",
     "people.imported": "imported the MIS export",
     "numbers.purged": "deleted old phone numbers",
     "recordings.purged": "deleted old call recordings",
     "campaign.created": "started",
     "campaign.closed": "closed",
+    "campaign.reopened": "reopened",
     "campaign.households_added": "added families to",
     "campaign.assigned": "shared out the families of",
     "entry.claimed": "took from the queue",
@@ -87,7 +89,7 @@ ACTORS = {
 # Detail keys that only repeat the record, or hold an id nobody reads, or an
 # email address (the member of staff is named instead).
 HIDDEN_DETAIL = {"attempt", "attempt_id", "concern_id", "entry_id", "email", "household_id",
-                 "merged_household", "phone_number"}  # fmt: skip
+                 "merged_household", "number_id", "phone_number"}  # fmt: skip
 GONE_FAMILY = "a family no longer on record"
 Row = TypeVar("Row")
 _EDITED = re.compile(r"(guardian|number record) (\d+)")

@@ -29,6 +29,7 @@ from hub.models import (
     Campaign,
     CampaignEntry,
     EndReason,
+    EntryState,
     Guardian,
     Household,
     Hub,
@@ -474,7 +475,8 @@ def _saved(chosen: Outcome, entry: CampaignEntry, zone: ZoneInfo) -> str:
     elif entry.state is EntryState.CLAIMED:
         then = "a colleague has them on their desk now"
     else:
-        then = "they go back in the queue"
+        # Not reached today: offered again from tomorrow (hub.queues), never at once.
+        then = "they will be offered again from tomorrow"
     return f"Saved for {_family_name(entry.household)}: {SAID[chosen]}; {then}."
 
 
