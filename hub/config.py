@@ -510,6 +510,7 @@ class WebSection:
     tls_cert: Path | None = field(metadata=setting(PathSetting(optional=True)))
     tls_key: Path | None = field(metadata=setting(PathSetting(optional=True)))
     session_idle_minutes: int = field(metadata=setting(Integer(5, 720)))
+    threads: int = field(metadata=setting(Integer(16, 1000)))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 from hub.exceptions import ControlError, DialRefused
 
+MAX_READ = 64 * 1024
+
 
 class ControlClient:
     """One request per connection, or one long-lived event subscription."""
@@ -58,12 +60,25 @@ class ControlClient:
         reply.pop("ok")
         return reply
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """The current status, then every event, until the caller stops iterating."""
+    def events(self, idle_s: float | None = None) -> Iterator[dict[str, Any] | None]:
+        """The current status, then every event, until the caller stops iterating.
+
+        With ``idle_s``, None comes whenever nothing has arrived for that long, so a
+        caller that must notice it is no longer wanted (the panel's live feed) can stop.
+        """
         sock = self._connect()
-        sock.settimeout(None)
-        with sock, sock.makefile("rwb") as stream:
-            stream.write(b'{"cmd": "subscribe"}\n')
-            stream.flush()
-            for raw in stream:
-                yield json.loads(raw)
+        sock.settimeout(idle_s)
+        with sock:
+            sock.sendall(b'{"cmd": "subscribe"}\n')
+            pending = b""
+            while True:
+                try:
+                    chunk = sock.recv(MAX_READ)
+                except TimeoutError:
+                    yield None
+                    continue
+                if not chunk:
+                    return
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    yield json.loads(raw)

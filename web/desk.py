@@ -2,21 +2,32 @@
 
 Staff see who and why, never a full number: each number is a button labelled
 "Mum · mobile ••• 123", and the line daemon reads the number itself. The call's
-state comes from its attempt row, which the line writes as the call moves on, so
-the page can follow it from any hub. A card shown afresh asks the line which call
-it has up, so a reload never loses a call. An outcome is required before the next
-card, and the next page says what was saved.
+state is pushed to the page as the line's events arrive (``/desk/events``, fed by
+web/live.py), starting with the call as it is now. A card shown afresh asks the
+line which call it has up, so a reload never loses a call. An outcome is required
+before the next card, and the next page says what was saved.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
@@ -41,6 +52,7 @@ from hub.models import (
 )
 from hub.numbers import mask
 from web.db import db
+from web.live import DesksFull, LiveFeed, Message, desks_allowed, from_attempt
 from web.security import current_user, roles
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -68,6 +80,7 @@ ENDINGS = {
     EndReason.INTERRUPTED: "the hub stopped during the call",
 }
 HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
+MESSAGE_LEFT = "the school's message was left"
 LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
 # What was saved, as the confirmation on the next page says it.
 SAID = {
@@ -79,6 +92,7 @@ SAID = {
     Outcome.DECLINED: "declined to talk",
     Outcome.CONCERN: "safeguarding concern",
 }
+_FEED_LOCK = threading.Lock()  # two desks opening at once make one feed
 STATUS_TIMEOUT_S = 2.0  # the line answers status from memory; a card must not hang on it
 
 
@@ -377,38 +391,57 @@ def _ask(command: str, **fields: Any) -> tuple[dict[str, Any], int]:
     return reply, 200
 
 
-@bp.route("/attempts/<int:attempt_id>")
+@bp.route("/events")
 @roles(*ANYONE)
-def state(attempt_id: int) -> tuple[dict[str, Any], int]:
-    """Where one's own call has got to, for the page to show without a reload."""
-    attempt = db().get(CallAttempt, attempt_id)
-    if attempt is None or attempt.staff_id != _user().id:
-        return {"error": "No such call."}, 404
-    if attempt.ended_at is not None:
-        shown = "ended"
-    elif attempt.answered_at is not None:
-        shown = "connected"
-    elif attempt.ringing_at is not None:
-        shown = "ringing"
-    else:
-        shown = "dialling"
-    return {
-        "state": shown,
-        "answered_at": _iso(attempt.answered_at),
-        "ended": _ending(attempt),
-        "sip_status": attempt.sip_status,
-    }, 200
+def events() -> BaseResponse:
+    """This member of staff's own calls as they happen, pushed to the desk (Server-Sent Events)."""
+    staff_id = _user().id
+    try:
+        desk = _feed().open(staff_id, fallback=lambda: _latest_call(staff_id))
+    except DesksFull as exc:
+        # The browser tries again by itself; the pages other staff are loading come first.
+        return Response(str(exc), 503, {"Retry-After": "5"}, mimetype="text/plain")
+    response = Response(desk.stream(), mimetype="text/event-stream")
+    response.call_on_close(desk.close)
+    return response
+
+
+def _feed() -> LiveFeed:
+    """The panel's one subscription to the line's events, made when the first desk opens."""
+    with _FEED_LOCK:
+        feed = current_app.extensions.get("phonehub.live")
+        if feed is None:
+            config = current_app.config["PHONEHUB"]
+            database = current_app.extensions["phonehub.db"]
+            limit = desks_allowed(config.web.threads)
+            feed = LiveFeed(config.line.control_socket, database, limit=limit, ending=ending_words)
+            current_app.extensions["phonehub.live"] = feed
+    return feed
+
+
+def _latest_call(staff_id: int) -> Message | None:
+    """The member of staff's latest call as its row has it, for a desk opened before any event."""
+    attempt = db().scalar(
+        select(CallAttempt)
+        .where(CallAttempt.staff_id == staff_id)
+        .order_by(CallAttempt.id.desc())
+        .limit(1)
+    )
+    return from_attempt(attempt, ending_words) if attempt is not None else None
 
 
 def _ending(attempt: CallAttempt) -> str | None:
     """How the call ended, in words for the member of staff."""
-    if attempt.end_reason is EndReason.INTERRUPTED and attempt.ended_by == "handset":
+    return ending_words(attempt.end_reason, attempt.ended_by)
+
+
+def ending_words(end_reason: EndReason | None, ended_by: str | None) -> str | None:
+    """How a call ended, from the line's reason and who ended it, in words for staff."""
+    if end_reason is EndReason.INTERRUPTED and ended_by == "handset":
         return HANDSET_UNPLUGGED
-    return ENDINGS.get(attempt.end_reason) if attempt.end_reason else None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+    if end_reason is EndReason.COMPLETED and ended_by == "hub":
+        return MESSAGE_LEFT  # the line hangs up once the school's message has played
+    return ENDINGS.get(end_reason) if end_reason else None
 
 
 @bp.route("/outcome", methods=["POST"])

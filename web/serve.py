@@ -5,6 +5,11 @@ whose built-in TLS uses Python's own ssl module. Without a certificate in
 ``[web] tls_cert`` and ``tls_key``, the hub makes a self-signed one the first time
 (with Debian's openssl) and keeps it in the data folder; browsers warn about it
 until the school provides a proper one (docs/install-raspberry-pi.md).
+
+cheroot serves each request on one of a fixed number of threads (``[web] threads``).
+An open call desk keeps one of them for as long as it is open, for its live call
+state (web/live.py), so the pool is sized for the desks plus pages: 8 threads are
+never given to a desk, and the bench measures what each desk costs.
 """
 
 from __future__ import annotations
@@ -71,8 +76,8 @@ def _make_self_signed(config: Config, cert: Path, key: Path) -> None:
 def serve(config: Config) -> int:
     """Serve the panel until SIGTERM or Ctrl-C."""
     app = create_app({"PHONEHUB": config})
-    server = wsgi.Server((config.web.bind, config.web.port), app, numthreads=8,
-                         server_name="School Phone Hub")  # fmt: skip
+    server = wsgi.Server((config.web.bind, config.web.port), app,
+                         numthreads=config.web.threads, server_name="School Phone Hub")  # fmt: skip
     scheme = "http"
     if config.web.https:
         cert, key = certificate(config)
@@ -104,6 +109,10 @@ def serve(config: Config) -> int:
         while not stopping.wait(0.5) and serving.is_alive():
             pass
     finally:
+        # The desks' streams first: each holds a thread that server.stop() would wait for.
+        feed = app.extensions.get("phonehub.live")
+        if feed is not None:
+            feed.close()
         server.stop()
         serving.join(10)
         app.extensions["phonehub.db"].close()

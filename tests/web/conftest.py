@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -59,6 +61,9 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     )
     app = create_app({"PHONEHUB": config, "TESTING": True})
     yield app
+    feed = app.extensions.get("phonehub.live")  # a desk's live stream was opened
+    if feed is not None:
+        feed.close()
     app.extensions["phonehub.db"].close()
 
 
@@ -66,6 +71,19 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     """A browser with no one signed in."""
     return app.test_client()
+
+
+def first_live_message(client: FlaskClient) -> tuple[dict[str, Any], str]:
+    """The desk's live stream's first message (the member of staff's call now) and its text."""
+    response = client.get("/desk/events", buffered=False)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    try:
+        text = next(iter(response.response)).decode()
+    finally:
+        response.close()  # as a browser leaving the page
+    found = re.search(r"^data: (.*)$", text, re.MULTILINE)
+    assert found, f"no message first on the stream: {text!r}"
+    return json.loads(found.group(1)), text
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:

@@ -1,4 +1,4 @@
-// The call desk: place a call, follow its state, hang up or leave the message.
+// The call desk: place a call, follow its state as the line pushes it, hang up or leave the message.
 "use strict";
 
 (() => {
@@ -17,8 +17,10 @@
   const practice = card.querySelector("button.practice");
   const dialButtons = card.querySelectorAll("button.call, button.practice");
   const labels = { dialling: "Dialling…", ringing: "Ringing…", connected: "Connected" };
+  const latest = new Map();  // attempt → the last message about it
   let answeredAt = null;
   let following = null;
+  let ticking = null;
 
   const post = async (url, body) => {
     const response = await fetch(url, {
@@ -56,29 +58,67 @@
     }
   };
 
-  // One state of the call, however it arrived (polled now; pushed later).
+  // The connected timer counts on the page between the line's messages.
+  const showTimer = () => {
+    const seconds = Math.max(0, Math.round((Date.now() - answeredAt) / 1000));
+    state.textContent = `Connected ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+  };
+  const stopTimer = () => { clearInterval(ticking); ticking = null; };
+
+  // One state of the call, as the line pushed it.
   const show = (now) => {
-    if (now.state === "ended") { callEnded(now.ended); return; }
+    if (now.state === "ended") { stopTimer(); callEnded(now.ended || "call ended"); return; }
     mute.disabled = voicemail.disabled = now.state !== "connected";
-    if (now.state === "connected") {
-      answeredAt = answeredAt || new Date(now.answered_at);
-      const seconds = Math.max(0, Math.round((Date.now() - answeredAt) / 1000));
-      state.textContent = `Connected ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    if (now.voicemail === "playing") {
+      stopTimer();
+      state.textContent = "Leaving the school's message…";
+    } else if (now.state === "connected") {
+      answeredAt = answeredAt || (now.answered_at ? new Date(now.answered_at) : new Date());
+      showTimer();
+      ticking = ticking || setInterval(showTimer, 1000);
     } else {
       state.textContent = labels[now.state];
     }
   };
 
-  const follow = async (attempt) => {
-    following = attempt;
+  // Follow one call: what the line already said about it, then each message as it comes.
+  const follow = (attempt) => {
+    following = String(attempt);
     answeredAt = null;
-    while (following === attempt) {
-      const response = await fetch(`/desk/attempts/${attempt}`, { headers: { Accept: "application/json" } });
-      show(await response.json());
-      if (following !== attempt) return;
-      await new Promise((done) => setTimeout(done, 400));
-    }
+    stopTimer();
+    const already = latest.get(following);
+    if (already) show(already);
   };
+
+  // The member of staff's calls, pushed by the panel as the line's events arrive. Each
+  // (re)connection starts with the call as it is now, so a dropped connection resumes.
+  // The browser reconnects by itself; only a drop of more than a couple of seconds is shown.
+  const reconnecting = document.createElement("p");
+  reconnecting.className = "muted reconnecting";
+  reconnecting.setAttribute("aria-live", "polite");
+  reconnecting.hidden = true;
+  reconnecting.textContent = "Reconnecting…";
+  panel.after(reconnecting);
+  let downSince = null;
+  const listen = () => {
+    const events = new EventSource("/desk/events");
+    events.onopen = () => {
+      clearTimeout(downSince);
+      downSince = null;
+      reconnecting.hidden = true;
+    };
+    events.onmessage = (message) => {
+      const now = JSON.parse(message.data);
+      latest.set(String(now.attempt), now);
+      if (String(now.attempt) === following) show(now);
+    };
+    events.onerror = () => {
+      downSince = downSince || setTimeout(() => { reconnecting.hidden = false; }, 2000);
+      // Refused outright (a full hub, a signed-out session): the browser gives up, we don't.
+      if (events.readyState === EventSource.CLOSED) setTimeout(listen, 5000);
+    };
+  };
+  listen();
 
   card.querySelectorAll("button.call").forEach((button) => {
     button.addEventListener("click", async () => {
