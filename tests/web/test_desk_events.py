@@ -87,6 +87,7 @@ def open_desk(browser: Browser, panel: Panel, requests: list[str]) -> Page:
     page.get_by_role("link", name="Call desk").click()
     page.get_by_role("link", name="Autumn welfare").click()
     expect(page.get_by_role("heading", name="Zoë O'Brien")).to_be_visible()
+    page.wait_for_load_state()  # desk.js has run: its buttons do something
     page.evaluate(RECORD_STATES)
     return page
 
