@@ -99,12 +99,12 @@
   reconnecting.hidden = true;
   reconnecting.textContent = "Reconnecting…";
   panel.after(reconnecting);
-  let downSince = null;
+  let downTimer = null;
   const listen = () => {
     const events = new EventSource("/desk/events");
     events.onopen = () => {
-      clearTimeout(downSince);
-      downSince = null;
+      clearTimeout(downTimer);
+      downTimer = null;
       reconnecting.hidden = true;
     };
     events.onmessage = (message) => {
@@ -113,7 +113,7 @@
       if (String(now.attempt) === following) show(now);
     };
     events.onerror = () => {
-      downSince = downSince || setTimeout(() => { reconnecting.hidden = false; }, 2000);
+      downTimer = downTimer || setTimeout(() => { reconnecting.hidden = false; }, 2000);
       // Refused outright (a full hub, a signed-out session): the browser gives up, we don't.
       if (events.readyState === EventSource.CLOSED) setTimeout(listen, 5000);
     };
