@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from hub import audit, users
 from hub.exceptions import UserError
 from hub.models import Invite, LoginFailure, Role, StaffUser, utcnow
+from web import home as home_page
 from web.db import db
 from web.security import current_user, end_session, public, roles, start_session, token_hash
 
@@ -37,10 +38,10 @@ def _home_for(user: StaffUser) -> str:
 @bp.route("/")
 @roles(*ALL_ROLES)
 def home() -> str | BaseResponse:
-    """The signed-in member of staff's starting page."""
+    """The signed-in member of staff's starting page: what is waiting for their role."""
     user = current_user()
     assert user is not None
-    return render_template("home.html")
+    return home_page.page(user)
 
 
 @bp.route("/setup", methods=["GET", "POST"])
