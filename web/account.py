@@ -29,10 +29,6 @@ LOCKOUT_WINDOW = timedelta(minutes=5)
 ALL_ROLES = (Role.STAFF, Role.ADMIN, Role.DSL)
 
 
-def _home_for(user: StaffUser) -> str:
-    if user.role is Role.ADMIN:
-        return url_for("staff.index")
-    return url_for("account.home")
 
 
 @bp.route("/")
@@ -67,7 +63,8 @@ def setup() -> str | BaseResponse:
             flash(str(exc), "error")
             return render_template("setup.html", form=form), 400
         start_session(user)
-        return redirect(_home_for(user))
+        # The first admin's next job is inviting the staff.
+        return redirect(url_for("staff.index"))
     return render_template("setup.html", form={})
 
 
@@ -106,7 +103,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
     target = request.args.get("next", "")
     # Only a path on this site, never an address elsewhere.
     if not target.startswith("/") or target.startswith("//"):
-        target = _home_for(user)
+        target = url_for("account.home")
     return redirect(target)
 
 
@@ -143,5 +140,5 @@ def accept_invite(token: str) -> str | BaseResponse | tuple[str, int]:
         audit.record(db(), "user.invite_accepted", actor=invite.staff, target_type="staff_user",
                      target_id=invite.staff_id)  # fmt: skip
         start_session(invite.staff)
-        return redirect(_home_for(invite.staff))
+        return redirect(url_for("account.home"))
     return render_template("invite.html", invite=invite)

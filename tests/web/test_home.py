@@ -38,7 +38,7 @@ from hub.models import (
     StaffUser,
     utcnow,
 )
-from tests.web.conftest import Accounts
+from tests.web.conftest import PASSWORD, Accounts, csrf_token
 from web import create_app
 from web.home import waited
 
@@ -488,3 +488,13 @@ def test_the_days_figures_follow_the_schools_time_zone_not_utc(sqlite_database, 
 )
 def test_how_long_something_has_waited_reads_as_words(span, words):
     assert waited(span) == words
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.STAFF, Role.DSL])
+def test_signing_in_lands_on_the_roles_own_home_page(app, accounts, role):
+    client = app.test_client()
+    email = accounts.add(role)
+    token = csrf_token(client)
+    response = client.post("/login", data={"email": email, "password": PASSWORD,
+                                           "csrf_token": token})  # fmt: skip
+    assert response.headers["Location"] == "/"
