@@ -47,6 +47,7 @@ EXPORT = (
     "UPN,Forename,Surname,Year,Form,Contact Name,Relationship,Mobile,Home\r\n"
     "A1,Zoë,O'Brien,3,3B,Siân O'Brien,Mother,07700 900301,01632 960301\r\n"
     "A2,Finn,O'Brien,6,6A,Siân O'Brien,Mother,07700 900301,01632 960301\r\n"
+    "A2,Finn,O'Brien,6,6A,Tomasz O'Brien,Father,07700 900305,\r\n"
     "B1,Kai,Fitzwilliam,3,3A,Farah Fitzwilliam,Mother,07700 900302\r\n"
     "C1,Amara,Okafor,4,4B,Chidi Okafor,Father,07700 900303\r\n"
     "D1,Rhys,Llewellyn,5,5C,Carys Llewellyn,Mother,07700 900304\r\n"
