@@ -47,8 +47,8 @@ def browser() -> Iterator[Browser]:
 
 def answers(url: str, cafile: Path | None = None) -> bool:
     """Whether a panel is answering at ``url`` (over HTTPS, trusting ``cafile``)."""
-    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
-    try:
+    try:  # the certificate may be there but half written while the panel starts
+        context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
         with urllib.request.urlopen(url + "/login", timeout=2, context=context):
             return True
     except OSError:

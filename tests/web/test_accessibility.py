@@ -53,6 +53,7 @@ EXPORT = (
     "D1,Rhys,Llewellyn,5,5C,Carys Llewellyn,Mother,07700 900304\r\n"
 )
 ADMIN, STAFF, DSL = "ada@school.example", "sam@school.example", "dana@school.example"
+# POST-only routes are actions: the pages they answer with are the pages checked here.
 # GET routes that are not pages a person reads, and why axe has nothing to check there.
 NOT_PAGES = {
     "static": "the panel's stylesheet, scripts and icon, not pages",
