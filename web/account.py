@@ -29,8 +29,6 @@ LOCKOUT_WINDOW = timedelta(minutes=5)
 ALL_ROLES = (Role.STAFF, Role.ADMIN, Role.DSL)
 
 
-
-
 @bp.route("/")
 @roles(*ALL_ROLES)
 def home() -> str | BaseResponse:
