@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 APT_RUN  := python3 python3-venv python3-dev espeak-ng build-essential pkg-config swig \
             libasound2-dev libopus-dev libssl-dev uuid-dev
 APT_TEST := postgresql kamailio kamailio-tls-modules baresip-core sip-tester openssl chromium \
-            shellcheck pulseaudio pulseaudio-utils libasound2-plugins
+            chromium-l10n shellcheck pulseaudio pulseaudio-utils libasound2-plugins nodejs
 # make test-install builds Debian root file systems, one of them arm64 under emulation.
 APT_TEST_INSTALL := mmdebstrap qemu-user-static binfmt-support arch-test gpg rsync
 # It needs root (chroot, mounts); it reuses the pjsua2 wheel this user's make built.
@@ -43,7 +43,7 @@ lint: setup-test
 
 setup: apt $(VENV)/.installed
 
-setup-test: apt-test $(VENV)/.installed-test
+setup-test: apt-test $(VENV)/.installed-test node_modules/.package-lock.json
 
 # Install only what is missing, so a machine that has everything is left alone.
 apt:
@@ -51,6 +51,8 @@ apt:
 
 apt-test: apt
 	@scripts/apt-ensure $(APT_TEST)
+	@# A Node.js from outside Debian brings its own npm, which Debian's npm conflicts with.
+	@command -v npm >/dev/null || scripts/apt-ensure npm
 
 apt-test-install:
 	@scripts/apt-ensure $(APT_TEST_INSTALL)
@@ -70,5 +72,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test,postgresql]'
 	@touch $@
 
+# axe-core, pinned in package-lock.json, which the browser tests inject into each page.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache node_modules

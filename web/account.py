@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from hub import audit, users
 from hub.exceptions import UserError
 from hub.models import Invite, LoginFailure, Role, StaffUser, utcnow
+from web import home as home_page
 from web.db import db
 from web.security import current_user, end_session, public, roles, start_session, token_hash
 
@@ -28,19 +29,13 @@ LOCKOUT_WINDOW = timedelta(minutes=5)
 ALL_ROLES = (Role.STAFF, Role.ADMIN, Role.DSL)
 
 
-def _home_for(user: StaffUser) -> str:
-    if user.role is Role.ADMIN:
-        return url_for("staff.index")
-    return url_for("account.home")
-
-
 @bp.route("/")
 @roles(*ALL_ROLES)
 def home() -> str | BaseResponse:
-    """The signed-in member of staff's starting page."""
+    """The signed-in member of staff's starting page: what is waiting for their role."""
     user = current_user()
     assert user is not None
-    return render_template("home.html")
+    return home_page.page(user)
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -66,7 +61,8 @@ def setup() -> str | BaseResponse:
             flash(str(exc), "error")
             return render_template("setup.html", form=form), 400
         start_session(user)
-        return redirect(_home_for(user))
+        # The first admin's next job is inviting the staff.
+        return redirect(url_for("staff.index"))
     return render_template("setup.html", form={})
 
 
@@ -105,7 +101,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
     target = request.args.get("next", "")
     # Only a path on this site, never an address elsewhere.
     if not target.startswith("/") or target.startswith("//"):
-        target = _home_for(user)
+        target = url_for("account.home")
     return redirect(target)
 
 
@@ -142,5 +138,5 @@ def accept_invite(token: str) -> str | BaseResponse | tuple[str, int]:
         audit.record(db(), "user.invite_accepted", actor=invite.staff, target_type="staff_user",
                      target_id=invite.staff_id)  # fmt: skip
         start_session(invite.staff)
-        return redirect(_home_for(invite.staff))
+        return redirect(url_for("account.home"))
     return render_template("invite.html", invite=invite)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, select
 
+from hub.config import Config
 from hub.control_client import ControlClient
 from hub.exceptions import ControlError
 from hub.models import CallAttempt, EndReason, Hub, Role, utcnow
@@ -23,11 +25,7 @@ STALE = timedelta(minutes=2)  # a hub silent this long is shown as not running
 def index() -> str:
     """The hubs, this hub's line, and today's calls."""
     config = current_app.config["PHONEHUB"]
-    try:
-        line = ControlClient(config.line.control_socket, timeout=3).request("status")["status"]
-        problem = None
-    except ControlError as exc:
-        line, problem = None, str(exc)
+    line, problem = line_state(config)
     zone = config.dialplan.zone
     midnight = datetime.combine(utcnow().astimezone(zone).date(), time(), zone)
     today = CallAttempt.requested_at >= midnight
@@ -41,6 +39,15 @@ def index() -> str:
     hubs = db().scalars(select(Hub).order_by(Hub.name)).all()
     return render_template("hub_status.html", line=line, problem=problem, counts=counts,
                            hubs=hubs, stale_before=utcnow() - STALE)  # fmt: skip
+
+
+def line_state(config: Config) -> tuple[dict[str, Any] | None, str | None]:
+    """This hub's line as its daemon reports it, or None and one sentence saying why not."""
+    try:
+        reply = ControlClient(config.line.control_socket, timeout=3).request("status")
+    except ControlError as exc:
+        return None, str(exc)
+    return reply["status"], None
 
 
 def _count(*conditions: object) -> int:

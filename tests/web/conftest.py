@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import ssl
 import urllib.request
@@ -31,21 +32,25 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # screenshot
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+# A UK school's browser, so date boxes read day/month/year and a 24-hour clock. On Linux
+# Chromium takes its locale from these (not --lang) and needs Debian's chromium-l10n.
+CHROMIUM_ENV = {"LANG": "en_GB.UTF-8", "LANGUAGE": "en_GB"}
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, driven by Playwright."""
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                              env={**os.environ, **CHROMIUM_ENV})  # fmt: skip
         yield chromium
         chromium.close()
 
 
 def answers(url: str, cafile: Path | None = None) -> bool:
     """Whether a panel is answering at ``url`` (over HTTPS, trusting ``cafile``)."""
-    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
-    try:
+    try:  # the certificate may be there but half written while the panel starts
+        context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
         with urllib.request.urlopen(url + "/login", timeout=2, context=context):
             return True
     except OSError:

@@ -21,3 +21,23 @@ document.querySelectorAll("form[data-progress]").forEach((form) => {
     request.send(new FormData(form));
   });
 });
+
+// A date-and-time box's choice in words under it ("Tue 1 Dec 2026 at 16:30"): the box
+// itself is drawn in the browser's locale, which may not write dates as a UK school does.
+// Its value is the school-local wall-clock time, so it is read as written, not converted.
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+document.querySelectorAll("[data-says-when]").forEach((words) => {
+  const input = document.getElementById(words.dataset.saysWhen);
+  if (!input) return;
+  const say = () => {
+    const parts = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(input.value);
+    if (!parts) { words.textContent = ""; return; }
+    const [year, month, day] = parts.slice(1, 4).map(Number);
+    const weekday = DAYS[new Date(year, month - 1, day).getDay()];
+    words.textContent = `Chosen: ${weekday} ${day} ${MONTHS[month - 1]} ${year} at ${parts[4]}:${parts[5]}`;
+  };
+  input.addEventListener("input", say);
+  input.addEventListener("change", say);
+  say();
+});
