@@ -748,14 +748,17 @@ def _held_for_dsl(session: Session, entry: CampaignEntry) -> bool:
     return bool(session.scalar(select(_open_concern(entry.household_id))))
 
 
-def _eligible_staff(session: Session, campaign: Campaign) -> list[StaffUser]:
+def sharing_staff(session: Session, campaign: Campaign) -> list[StaffUser]:
+    """Who an even share-out of ``campaign`` goes to: everyone who may work it and makes calls."""
     candidates = (
         campaign.staff
         if not campaign.any_opted_in_staff
         else session.scalars(select(StaffUser).where(StaffUser.active.is_(True)))
     )
+    # Only people who make calls share the work out: an admin or DSL who may call
+    # but has not said they do would hold families nobody rings.
     return sorted(
-        (member for member in candidates if may_work(member, campaign)),
+        (member for member in candidates if member.opted_in and may_work(member, campaign)),
         key=lambda member: (member.name, member.id),
     )
 
@@ -766,7 +769,7 @@ def _round_robin(
     entries: list[CampaignEntry],
     staff: Sequence[StaffUser],
 ) -> dict[CampaignEntry, StaffUser]:
-    team = list(staff) or _eligible_staff(session, campaign)
+    team = list(staff) or sharing_staff(session, campaign)
     _check_can_work(team, campaign)
     if not team:
         raise QueueError("Nobody may work this campaign yet, so there is no one to assign.")

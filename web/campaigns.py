@@ -138,6 +138,7 @@ def _show(campaign: Campaign, typed: dict[int, str] | None = None) -> str:
     )
     return render_template("campaign.html", campaign=campaign, purposes=PURPOSES,
                            progress=queues.progress(db(), campaign), staff=staff,
+                           sharers=queues.sharing_staff(db(), campaign),
                            entries=entries, typed=typed or {},
                            EntryState=EntryState)  # fmt: skip
 

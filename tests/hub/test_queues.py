@@ -348,7 +348,7 @@ def test_may_work(database, role, fields, campaign_fields, named, allowed):
         assert may_work(staff, campaign) is allowed
 
 
-def test_round_robin_shares_among_everyone_who_may_work(database):
+def test_round_robin_shares_among_everyone_who_may_work_and_makes_calls(database):
     with database.session() as session:
         campaign = add_campaign(session)
         ann = add_staff(session, "Ann")
@@ -362,7 +362,9 @@ def test_round_robin_shares_among_everyone_who_may_work(database):
         summary = assign(session, campaign, actor="cli", method="round_robin", now=NOW)
 
         load = Counter(e.assignee_id for e in entries(session, campaign))
-        assert load == {ann.id: 3, bob.id: 2, cat.id: 2}
+        # Bob, an admin, may call but has not said he does: he is given none to ring.
+        assert load == {ann.id: 4, cat.id: 3}
+        assert bob.id not in load
         assert summary.message == "Assigned 7 households."
         [event] = events(session, "campaign.assigned")
         assert event.detail == {"method": "round_robin", "assigned": 7, "left_unassigned": 0}

@@ -110,7 +110,7 @@ def test_shared_out_evenly_and_a_concern_held_for_the_dsl(browser: Browser, pane
     admin = signed_in(browser, panel, "ada@school.example")
     admin.get_by_role("link", name="Campaigns").click()
     admin.get_by_role("link", name="Autumn welfare").click()
-    admin.get_by_label(re.compile("Evenly across the 2 staff who may call")).check()
+    admin.get_by_label(re.compile("Evenly across the 2 staff who make calls")).check()
     admin.get_by_role("button", name="Assign").click()
     expect(admin.get_by_text("Assigned 4 households.")).to_be_visible()
     assigned = admin.locator("#entries-heading ~ table tbody tr td:nth-child(3)")
