@@ -6,8 +6,10 @@ import json
 import os
 import re
 import ssl
+import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,12 @@ from hub import users
 from hub.config import parse_config
 from hub.models import Role
 from tests.line.conftest import (  # noqa: F401 (the browser flow uses the real line)
+    PHONEHUB,
     hub_line,
     kamailio,
     make_line,
     practice_line,
+    wait_until,
 )
 from web import create_app
 
@@ -45,6 +49,29 @@ def browser() -> Iterator[Browser]:
                                               env={**os.environ, **CHROMIUM_ENV})  # fmt: skip
         yield chromium
         chromium.close()
+
+
+@contextmanager
+def running_panel(config: Path, port: int) -> Iterator[str]:
+    """``phonehub web`` on ``config`` (its [web] on 127.0.0.1:``port``) while the block runs.
+
+    Yields the panel's HTTPS address once it answers with its own certificate; the
+    panel's output goes to web.log beside the config.
+    """
+    folder = config.parent
+    log = (folder / "web.log").open("wb")
+    process = subprocess.Popen([*PHONEHUB, "--config", str(config), "web"],
+                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"https://127.0.0.1:{port}"
+    certificate = folder / "tls" / "panel.pem"
+    try:
+        wait_until(lambda: certificate.exists() and answers(url, certificate), timeout=20,
+                   what="the panel")  # fmt: skip
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
 
 
 def answers(url: str, cafile: Path | None = None) -> bool:

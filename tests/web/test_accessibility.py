@@ -9,7 +9,6 @@ Screenshots of each role's home page are kept in test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +34,8 @@ from hub.models import (
     utcnow,
 )
 from hub.people import import_file
-from tests.line.conftest import PHONEHUB, free_port, wait_until
-from tests.web.conftest import ARTIFACTS, PASSWORD, answers
+from tests.line.conftest import free_port
+from tests.web.conftest import ARTIFACTS, PASSWORD, running_panel
 from web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,19 +108,8 @@ def panel(tmp_path: Path) -> Iterator[Panel]:
     config = tmp_path / "phonehub.toml"
     config.write_text(f'[hub]\nname = "office-1"\ndata_dir = "{tmp_path}"\n'
                       f'[web]\nbind = "127.0.0.1"\nport = {port}\n')  # fmt: skip
-    log = (tmp_path / "web.log").open("wb")
-    process = subprocess.Popen([*PHONEHUB, "--config", str(config), "web"],
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"https://127.0.0.1:{port}"
-    certificate = tmp_path / "tls" / "panel.pem"
-    try:
-        wait_until(lambda: certificate.exists() and answers(url, certificate), timeout=20,
-                   what="the panel")  # fmt: skip
+    with running_panel(config, port) as url:
         yield Panel(url, f"sqlite:///{tmp_path / 'phonehub.db'}")
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def _a_school(database_url: str) -> dict[str, int]:

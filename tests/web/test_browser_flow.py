@@ -10,7 +10,6 @@ test-artifacts/ as evidence of what people see.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -21,8 +20,8 @@ from sqlalchemy import select
 
 from hub.db import open_database
 from hub.models import AuditEvent, CallAttempt, CampaignEntry, Outcome, StaffUser, utcnow
-from tests.line.conftest import PHONEHUB, LineProcess, PracticeLineProcess, free_port, wait_until
-from tests.web.conftest import ARTIFACTS, answers
+from tests.line.conftest import LineProcess, PracticeLineProcess, free_port
+from tests.web.conftest import ARTIFACTS, running_panel
 
 PASSWORD = "correct horse battery"
 EXPORT = (
@@ -38,19 +37,8 @@ def panel(hub_line: LineProcess) -> Iterator[str]:
     port = free_port()
     with hub_line.config_path.open("a") as config:
         config.write(f'\n[web]\nbind = "127.0.0.1"\nport = {port}\n')
-    log = (hub_line.folder / "web.log").open("wb")
-    process = subprocess.Popen([*PHONEHUB, "--config", str(hub_line.config_path), "web"],
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"https://127.0.0.1:{port}"
-    certificate = hub_line.folder / "tls" / "panel.pem"
-    try:
-        wait_until(lambda: certificate.exists() and answers(url, certificate), timeout=20,
-                   what="the panel")  # fmt: skip
+    with running_panel(hub_line.config_path, port) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def _school_days_before(today: date, count: int) -> list[date]:

@@ -9,7 +9,6 @@ until the DSL marks it handled.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,8 @@ from hub.models import (
     utcnow,
 )
 from hub.people import import_file
-from tests.line.conftest import PHONEHUB, free_port, wait_until
-from tests.web.conftest import ARTIFACTS, PASSWORD, answers
+from tests.line.conftest import free_port
+from tests.web.conftest import ARTIFACTS, PASSWORD, running_panel
 
 EXPORT = (
     "UPN,Forename,Surname,Year,Form,Contact Name,Relationship,Mobile\r\n"
@@ -76,19 +75,8 @@ def panel(tmp_path: Path) -> Iterator[Panel]:
         session.add(welfare)
         session.flush()
         queues.add_households(session, welfare, actor="test", now=utcnow(), everyone=True)
-    log = (tmp_path / "web.log").open("wb")
-    process = subprocess.Popen([*PHONEHUB, "--config", str(config), "web"],
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"https://127.0.0.1:{port}"
-    certificate = tmp_path / "tls" / "panel.pem"
-    try:
-        wait_until(lambda: certificate.exists() and answers(url, certificate), timeout=20,
-                   what="the panel")  # fmt: skip
+    with running_panel(config, port) as url:
         yield Panel(url, database_url)
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def signed_in(browser: Browser, panel: Panel, email: str) -> Page:
