@@ -38,6 +38,15 @@ def home() -> str | BaseResponse:
     return home_page.page(user)
 
 
+@bp.route("/my-calls")
+@roles(*ALL_ROLES)
+def my_calls() -> str:
+    """The member of staff's own calls this week, behind the figures on their home page."""
+    user = current_user()
+    assert user is not None
+    return home_page.my_calls(user, request.args.get("which", "made"))
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 @public
 def setup() -> str | BaseResponse:

@@ -35,8 +35,12 @@ from hub.models import (
 )
 from web import hub_status
 from web.db import db
+from web.desk import SAID, ending_words
 
 NO_ANSWER = (Outcome.NO_ANSWER, Outcome.VOICEMAIL)
+# The lists behind a member of staff's week figures: ?which= on /my-calls.
+WHICH = {"made": "Calls made", "reached": "Reached", "not_reached": "Not reached",
+         "concerns": "Passed to the DSL as concerns"}  # fmt: skip
 DONE = (EntryState.DONE, EntryState.ESCALATED)  # finished, as the campaign pages count it
 
 
@@ -182,12 +186,71 @@ def _working(session: Session, user: StaffUser, mine: list[Queue]) -> Queue | No
     return by_id[latest[0]] if latest is not None else None
 
 
+@dataclass(frozen=True)
+class MyCall:
+    """One of a member of staff's own calls, as their list shows it."""
+
+    at: datetime
+    family: str
+    campaign: str
+    how: str
+
+
+def my_calls(user: StaffUser, which: str) -> str:
+    """``user``'s own family calls since Monday (school time), newest first; ``which`` of them."""
+    zone: ZoneInfo = current_app.config["PHONEHUB"].dialplan.zone
+    today = utcnow().astimezone(zone).date()
+    monday = _midnight(today - timedelta(days=today.weekday()), zone)
+    chosen = {"reached": CallAttempt.outcome.in_(queues.CONTACT), "not_reached": _FAILED,
+              "concerns": CallAttempt.outcome == Outcome.CONCERN}.get(which)  # fmt: skip
+    attempts = db().scalars(
+        select(CallAttempt)
+        .where(
+            CallAttempt.staff_id == user.id,
+            CallAttempt.requested_at >= monday,
+            CallAttempt.entry_id.is_not(None),
+            *_FAMILY_CALLS,
+            *([chosen] if chosen is not None else []),
+        )
+        .options(
+            selectinload(CallAttempt.entry).selectinload(CampaignEntry.campaign),
+            selectinload(CallAttempt.entry)
+            .selectinload(CampaignEntry.household)
+            .selectinload(Household.pupils),
+        )
+        .order_by(CallAttempt.requested_at.desc())
+    )
+    calls = [
+        MyCall(
+            at=attempt.requested_at,
+            family=", ".join(p.name for p in attempt.entry.household.pupils),
+            campaign=attempt.entry.campaign.name,
+            how=SAID[attempt.outcome]
+            if attempt.outcome
+            else ending_words(attempt.end_reason, attempt.ended_by) or "in progress",
+        )
+        for attempt in attempts
+        if attempt.entry is not None
+    ]
+    return render_template("my_calls.html", calls=calls, which=which if which in WHICH else "made",
+                           kinds=WHICH)  # fmt: skip
+
+
+# Failed: no answer, a machine, a wrong number, or a call that never connected.
+_FAILED = or_(
+    CallAttempt.outcome.in_(queues.FAILED),
+    and_(CallAttempt.outcome.is_(None), CallAttempt.end_reason.in_(queues.FAILED_ENDS)),
+)
+# Practice and test calls are not families; a refused dial never rang.
+_FAMILY_CALLS = (
+    CallAttempt.test_call.is_(False),
+    CallAttempt.end_reason.is_distinct_from(EndReason.REFUSED),
+)
+
+
 def _calls(session: Session, *where: ColumnElement[bool]) -> Calls:
     """Family calls matching ``where``, counted by how they went, in one statement."""
-    failed = or_(
-        CallAttempt.outcome.in_(queues.FAILED),
-        and_(CallAttempt.outcome.is_(None), CallAttempt.end_reason.in_(queues.FAILED_ENDS)),
-    )
+    failed = _FAILED
     made, reached, not_reached, no_answer, concerns = session.execute(
         select(
             func.count(),
@@ -195,12 +258,7 @@ def _calls(session: Session, *where: ColumnElement[bool]) -> Calls:
             func.count(case((failed, 1))),
             func.count(case((CallAttempt.outcome.in_(NO_ANSWER), 1))),
             func.count(case((CallAttempt.outcome == Outcome.CONCERN, 1))),
-        ).where(
-            *where,
-            # Practice and test calls are not families; a refused dial never rang.
-            CallAttempt.test_call.is_(False),
-            CallAttempt.end_reason.is_distinct_from(EndReason.REFUSED),
-        )
+        ).where(*where, *_FAMILY_CALLS)
     ).one()
     return Calls(made=made, reached=reached, not_reached=not_reached, no_answer=no_answer,
                  concerns=concerns)  # fmt: skip

@@ -62,6 +62,9 @@ NOT_PAGES = {
 }
 
 
+TABLET = {"width": 768, "height": 1024}
+
+
 def axe_violations(page: Page) -> list[str]:
     """axe-core's WCAG 2.2 A and AA violations on the page, one readable line each."""
     assert AXE.exists(), f"{AXE} is missing: run `make setup-test` (npm ci) first"
@@ -198,6 +201,12 @@ def test_every_page_in_every_role_passes_axe(browser: Browser, panel: Panel, tmp
             page.screenshot(path=str(SCREENSHOTS / f"home-{who}.png"), full_page=True)
         for path in pages:
             check(page, who, path)
+    # A tablet in portrait, as staff often call from: every page a teacher opens, and
+    # each role's home (targets and reflow are checked again at this width).
+    for who, page in roles.items():
+        page.set_viewport_size(TABLET)
+        for path in pages if who == "staff" else ["/"] if who != "signed out" else []:
+            check(page, f"{who} on a tablet", path)
 
     # A page that exists only as the answer to a form: the import preview.
     export = tmp_path / "contacts.csv"

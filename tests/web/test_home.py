@@ -498,3 +498,23 @@ def test_signing_in_lands_on_the_roles_own_home_page(app, accounts, role):
     response = client.post("/login", data={"email": email, "password": PASSWORD,
                                            "csrf_token": token})  # fmt: skip
     assert response.headers["Location"] == "/"
+
+
+def test_each_of_a_teachers_week_figures_opens_the_calls_behind_it(app, accounts, day):
+    sam = signed_in(app, accounts, "sam@school.example")
+    week = section(home(sam), "week-heading")
+    links = re.findall(r'<a href="([^"]+)"><span class="figure">(\d+)</span> ([^<]+)</a>', week)
+    assert [(figure, words) for _, figure, words in links] == [
+        ("5", "calls made"), ("3", "reached"), ("2", "not reached")]  # fmt: skip
+    expected = {"calls made": {"Reached", "Voicemail", "Callback", "Monday", "Pupil"},
+                "reached": {"Reached", "Callback", "Pupil"},
+                "not reached": {"Voicemail", "Monday"}}  # fmt: skip
+    for href, _, words in links:
+        page = sam.get(html.unescape(href)).get_data(as_text=True)
+        listed = set(re.findall(r"<td>Alex (\w+)</td>", page))
+        assert listed == expected[words], (words, listed)
+    # Kim's calls, last week's, practice calls and a refused dial are never on Sam's list.
+    everything = sam.get("/my-calls").get_data(as_text=True)
+    for not_sams in ("Worried", "Tomorrow", "Kimscall", "Lastweek", "Refused"):
+        assert f"Alex {not_sams}" not in everything
+    assert "left a voicemail" in everything and "Spring praise" in everything
