@@ -81,6 +81,7 @@ ENDINGS = {
 }
 HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
 MESSAGE_LEFT = "the school's message was left"
+NOT_YOUR_CALL = "The call on this hub's line is a colleague's; only they can end or change it."
 LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
 # What was saved, as the confirmation on the next page says it.
 SAID = {
@@ -384,6 +385,14 @@ def mute() -> tuple[dict[str, Any], int]:
 
 
 def _ask(command: str, **fields: Any) -> tuple[dict[str, Any], int]:
+    """Send ``command`` about the call on the line, if that call is this person's."""
+    status = _line_status()
+    call = status.get("call") if status else None
+    if call:
+        attempt = db().get(CallAttempt, call["attempt"])
+        # Only whoever made a call may end, mute or message it; the line would obey anyone.
+        if attempt is not None and attempt.staff_id not in (None, _user().id):
+            return {"error": NOT_YOUR_CALL}, 403
     try:
         reply = _line().request(command, **fields)
     except ControlError as exc:

@@ -189,3 +189,33 @@ def test_the_school_message_playing_and_left_is_pushed_to_the_desk(
     # The line hangs up by itself once the message has played.
     expect(status).to_have_text("Ended: the school's message was left", timeout=60_000)
     expect(desk.get_by_role("button", name=re.compile("Practice call"))).to_be_focused()
+
+
+def test_a_colleague_cannot_end_mute_or_message_your_call(
+    browser: Browser,
+    panel: Panel,
+    hub_line: LineProcess,  # noqa: F811 (the fixture imported above)
+):
+    desk = open_desk(browser, panel, [])
+    desk.get_by_role("button", name=re.compile("Practice call")).click()
+    expect(desk.get_by_role("status")).to_have_text(re.compile("Connected"), timeout=20_000)
+
+    colleague = browser.new_context(ignore_https_errors=True).new_page()
+    sign_in(colleague, panel.url, COLLEAGUE)
+    token = colleague.locator('meta[name="csrf-token"]').get_attribute("content")
+    for command in ("hangup", "mute", "voicemail"):
+        answer = colleague.evaluate(
+            """async ([command, token]) => {
+                 const r = await fetch("/desk/" + command, {method: "POST",
+                   headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+                   body: JSON.stringify({on: true})});
+                 return [r.status, (await r.json()).error];
+               }""",
+            [command, token],
+        )
+        assert answer == [403, "The call on this hub's line is a colleague's; only they can "
+                               "end or change it."], (command, answer)  # fmt: skip
+    status = hub_line.status()
+    assert status["call"]["state"] == "connected" and status["muted"] is False
+    desk.get_by_role("button", name="Hang up").click()
+    expect(desk.get_by_role("status")).to_have_text("Ended: call ended", timeout=15_000)
