@@ -219,3 +219,34 @@ def test_a_colleague_cannot_end_mute_or_message_your_call(
     assert status["call"]["state"] == "connected" and status["muted"] is False
     desk.get_by_role("button", name="Hang up").click()
     expect(desk.get_by_role("status")).to_have_text("Ended: call ended", timeout=15_000)
+
+
+VISIBILITY = """hidden => {
+  Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_a_hidden_desk_lets_go_of_its_stream_and_catches_up_when_shown(
+    browser: Browser,
+    panel: Panel,
+    hub_line: LineProcess,  # noqa: F811 (the fixture imported above)
+):
+    requests: list[str] = []
+    desk = open_desk(browser, panel, requests)
+
+    def streams() -> int:
+        return sum(url.endswith("/desk/events") for url in requests)
+
+    assert streams() == 1
+    desk.evaluate(VISIBILITY, True)  # another tab in front: six would stall the browser
+    desk.wait_for_timeout(500)  # (Playwright hands over requests only while it waits)
+    assert streams() == 1
+    with desk.expect_request(lambda request: request.url.endswith("/desk/events")):
+        desk.evaluate(VISIBILITY, False)
+    assert streams() == 2
+    desk.get_by_role("button", name=re.compile("Practice call")).click()
+    status = desk.get_by_role("status")
+    expect(status).to_have_text(re.compile("Connected"), timeout=20_000)
+    desk.get_by_role("button", name="Hang up").click()
+    expect(status).to_have_text("Ended: call ended", timeout=15_000)

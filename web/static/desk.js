@@ -100,8 +100,12 @@
   reconnecting.textContent = "Reconnecting…";
   panel.after(reconnecting);
   let downTimer = null;
+  let events = null;
   const listen = () => {
-    const events = new EventSource("/desk/events");
+    // A hidden tab holds no stream: a browser opens only six connections to the hub,
+    // and six desk tabs left open would otherwise stall every other page.
+    if (document.hidden || events) return;
+    events = new EventSource("/desk/events");
     events.onopen = () => {
       clearTimeout(downTimer);
       downTimer = null;
@@ -115,9 +119,18 @@
     events.onerror = () => {
       downTimer = downTimer || setTimeout(() => { reconnecting.hidden = false; }, 2000);
       // Refused outright (a full hub, a signed-out session): the browser gives up, we don't.
-      if (events.readyState === EventSource.CLOSED) setTimeout(listen, 5000);
+      if (events.readyState === EventSource.CLOSED) {
+        events = null;
+        setTimeout(listen, 5000);
+      }
     };
   };
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) { listen(); return; }
+    if (events) { events.close(); events = null; }
+    clearTimeout(downTimer);
+    downTimer = null;
+  });
   listen();
 
   card.querySelectorAll("button.call").forEach((button) => {
