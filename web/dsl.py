@@ -46,6 +46,7 @@ from hub.models import (
 )
 from hub.numbers import mask
 from web.db import db
+from web.errors import not_found
 from web.security import current_user, roles
 
 bp = Blueprint("dsl", __name__, url_prefix="/dsl")
@@ -135,7 +136,7 @@ def concern(concern_id: int) -> str | tuple[str, int]:
     """One concern with its family's calls; the view itself is audited."""
     found = db().get(Concern, concern_id)
     if found is None:
-        return render_template("message.html", message="There is no such concern."), 404
+        return not_found("concern")
     audit.record(db(), "concern.viewed", actor=_dsl(), target_type="concern", target_id=found.id)
     return _concern_page(found)
 
@@ -148,7 +149,7 @@ def handled(concern_id: int) -> BaseResponse | tuple[str, int]:
     session = db()
     found = session.get(Concern, concern_id)
     if found is None:
-        return render_template("message.html", message="There is no such concern."), 404
+        return not_found("concern")
     if found.handled_at is not None:
         flash("This concern was already marked handled.", "info")
         return redirect(url_for("dsl.index"))
@@ -204,7 +205,7 @@ def do_not_call(concern_id: int, number_id: int) -> BaseResponse | tuple[str, in
         or found.household_id is None
         or number.guardian.household_id != found.household_id
     ):
-        return render_template("message.html", message="There is no such number."), 404
+        return not_found("number")
     shown = f"{number.guardian.name}'s {mask(number.e164, number.label)}"
     if number.do_not_contact:
         flash(f"{shown} was already marked do not call.", "info")
@@ -230,7 +231,7 @@ def export(concern_id: int) -> Response | tuple[str, int]:
     dsl = _dsl()
     found = db().get(Concern, concern_id)
     if found is None:
-        return render_template("message.html", message="There is no such concern."), 404
+        return not_found("concern")
     [item] = _items([found], dsl)
     pupils = item.pupils
     history = "\n".join(_history_line(contact) for contact in item.history)

@@ -53,6 +53,12 @@ def _page(code: int, title: str, message: str, headers: dict[str, str] | None = 
     return render_template("error.html", title=title, message=message), code, headers or {}
 
 
+def not_found(what: str) -> tuple[str, int]:
+    """The panel's page for a record that is not there: "There is no such ``what``; …"."""
+    message = f"There is no such {what}; the link may be old."
+    return render_template("error.html", title="Not found", message=message), 404
+
+
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     code = exc.code or 500
     title, message = PAGES.get(code, PAGES[400 if code < 500 else 500])

@@ -23,6 +23,7 @@ from hub.models import Guardian, Household, Pupil, Role, StaffUser
 from hub.numbers import format_for_people
 from hub.people import import_file
 from web.db import db
+from web.errors import not_found
 from web.security import current_user, roles
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -133,7 +134,7 @@ def household(household_id: int) -> str | tuple[str, int]:
         )
     )
     if found is None:
-        return render_template("message.html", message="There is no such household."), 404
+        return not_found("household")
     audit.record(db(), "household.viewed", actor=_admin(), target_type="household",
                  target_id=found.id)  # fmt: skip
     return render_template("household.html", household=found, readable=format_for_people)
@@ -145,7 +146,7 @@ def edit(household_id: int) -> BaseResponse | tuple[str, int]:
     """Save do-not-contact marks and preferred call times."""
     found = db().get(Household, household_id)
     if found is None:
-        return render_template("message.html", message="There is no such household."), 404
+        return not_found("household")
     form = request.form
     changed: list[str] = []
     for guardian in found.guardians:

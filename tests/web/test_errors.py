@@ -6,6 +6,7 @@ import html
 import re
 import subprocess
 
+import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
@@ -54,6 +55,19 @@ def test_a_page_that_does_not_exist_is_a_panel_page_with_a_way_home(app, account
     # Signed out, the same page, without the navigation for signed-in staff.
     page = app.test_client().get("/no-such-page").get_data(as_text=True)
     assert "There is no page at this address" in page and '<nav aria-label="Main">' not in page
+
+
+@pytest.mark.parametrize(("role", "path", "what"), [
+    (Role.ADMIN, "/people/999", "household"),
+    (Role.DSL, "/dsl/concerns/999", "concern"),
+])  # fmt: skip
+def test_a_record_that_is_not_there_is_a_panel_page_with_a_way_home(app, accounts, role, path,
+                                                                     what):  # fmt: skip
+    response = _signed_in(app, accounts, role).get(path)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert f"There is no such {what}; the link may be old." in page
+    assert '<nav aria-label="Main">' in page and HOME_LINK.search(page)
 
 
 def test_a_form_sent_without_its_csrf_token_says_nothing_was_saved(app, accounts):
