@@ -47,6 +47,13 @@ def my_calls() -> str:
     return home_page.my_calls(user, request.args.get("which", "made"))
 
 
+@bp.route("/calls/today")
+@roles(Role.ADMIN)
+def todays_calls() -> str:
+    """Every family call made today, behind the figures on the office's home page."""
+    return home_page.todays_calls(request.args.get("which", "made"))
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 @public
 def setup() -> str | BaseResponse:

@@ -41,6 +41,9 @@ NO_ANSWER = (Outcome.NO_ANSWER, Outcome.VOICEMAIL)
 # The lists behind a member of staff's week figures: ?which= on /my-calls.
 WHICH = {"made": "Calls made", "reached": "Reached", "not_reached": "Not reached",
          "concerns": "Passed to the DSL as concerns"}  # fmt: skip
+# The lists behind the office's figures for today: ?which= on /calls/today.
+TODAY = {"made": "Calls made", "reached": "Reached a parent, carer or pupil",
+         "no_answer": "No answer or voicemail", "concerns": "Concerns raised"}  # fmt: skip
 DONE = (EntryState.DONE, EntryState.ESCALATED)  # finished, as the campaign pages count it
 
 
@@ -194,6 +197,7 @@ class MyCall:
     family: str
     campaign: str
     how: str
+    who: str  # the member of staff, shown on the office's list only
 
 
 def my_calls(user: StaffUser, which: str) -> str:
@@ -201,26 +205,49 @@ def my_calls(user: StaffUser, which: str) -> str:
     zone: ZoneInfo = current_app.config["PHONEHUB"].dialplan.zone
     today = utcnow().astimezone(zone).date()
     monday = _midnight(today - timedelta(days=today.weekday()), zone)
+    calls = _call_list(which, CallAttempt.staff_id == user.id, CallAttempt.requested_at >= monday)
+    return render_template("my_calls.html", calls=calls, which=which if which in WHICH else "made",
+                           kinds=WHICH, everyone=False)  # fmt: skip
+
+
+def todays_calls(which: str) -> str:
+    """Every family call made today across the school (for the office), ``which`` of them."""
+    zone: ZoneInfo = current_app.config["PHONEHUB"].dialplan.zone
+    midnight = _midnight(utcnow().astimezone(zone).date(), zone)
+    calls = _call_list(which, CallAttempt.requested_at >= midnight)
+    return render_template("my_calls.html", calls=calls, which=which if which in TODAY else "made",
+                           kinds=TODAY, everyone=True)  # fmt: skip
+
+
+def _call_list(which: str, *where: ColumnElement[bool]) -> list[MyCall]:
+    """Family calls matching ``where`` and the ``which`` filter, newest first, in words."""
     chosen = {"reached": CallAttempt.outcome.in_(queues.CONTACT), "not_reached": _FAILED,
+              "no_answer": CallAttempt.outcome.in_(NO_ANSWER),
               "concerns": CallAttempt.outcome == Outcome.CONCERN}.get(which)  # fmt: skip
-    attempts = db().scalars(
-        select(CallAttempt)
-        .where(
-            CallAttempt.staff_id == user.id,
-            CallAttempt.requested_at >= monday,
-            CallAttempt.entry_id.is_not(None),
-            *_FAMILY_CALLS,
-            *([chosen] if chosen is not None else []),
+    attempts = (
+        db()
+        .scalars(
+            select(CallAttempt)
+            .where(
+                *where,
+                CallAttempt.entry_id.is_not(None),
+                *_FAMILY_CALLS,
+                *([chosen] if chosen is not None else []),
+            )
+            .options(
+                selectinload(CallAttempt.entry).selectinload(CampaignEntry.campaign),
+                selectinload(CallAttempt.entry)
+                .selectinload(CampaignEntry.household)
+                .selectinload(Household.pupils),
+            )
+            .order_by(CallAttempt.requested_at.desc())
         )
-        .options(
-            selectinload(CallAttempt.entry).selectinload(CampaignEntry.campaign),
-            selectinload(CallAttempt.entry)
-            .selectinload(CampaignEntry.household)
-            .selectinload(Household.pupils),
-        )
-        .order_by(CallAttempt.requested_at.desc())
+        .all()
     )
-    calls = [
+    staff_ids = {attempt.staff_id for attempt in attempts if attempt.staff_id is not None}
+    names = {staff_id: name for staff_id, name in db().execute(
+        select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(staff_ids)))}  # fmt: skip
+    return [
         MyCall(
             at=attempt.requested_at,
             family=", ".join(p.name for p in attempt.entry.household.pupils),
@@ -228,12 +255,11 @@ def my_calls(user: StaffUser, which: str) -> str:
             how=SAID[attempt.outcome]
             if attempt.outcome
             else ending_words(attempt.end_reason, attempt.ended_by) or "in progress",
+            who=names.get(attempt.staff_id, "a former member of staff"),
         )
         for attempt in attempts
         if attempt.entry is not None
     ]
-    return render_template("my_calls.html", calls=calls, which=which if which in WHICH else "made",
-                           kinds=WHICH)  # fmt: skip
 
 
 # Failed: no answer, a machine, a wrong number, or a call that never connected.

@@ -305,14 +305,21 @@ def test_the_admin_sees_the_schools_day_with_each_figure_linked_to_its_list(
     }
     links = figure_links(today)
     assert links == {
-        "calls made to families": "/audit/?action=call.dialled",
-        "reached a parent, carer or pupil": "/audit/?action=entry.outcome",
-        "no answer or voicemail": "/audit/?action=entry.outcome",
-        "concerns raised": "/audit/?action=concern.raised",
+        "calls made to families": "/calls/today",
+        "reached a parent, carer or pupil": "/calls/today?which=reached",
+        "no answer or voicemail": "/calls/today?which=no_answer",
+        "concerns raised": "/calls/today?which=concerns",
     }
+    # Each figure's list holds exactly the calls it counts, with who made them.
+    for words, href in links.items():
+        listed = admin.get(html.unescape(href)).get_data(as_text=True)
+        assert len(re.findall(r"<tr><td>", listed)) == figures(today)[words], words
     concerns = admin.get(links["concerns raised"]).get_data(as_text=True)
-    assert "Kim Teacher" in text(concerns) and "raised" in text(concerns)
+    assert "Kim Teacher" in text(concerns) and "Alex Worried" in concerns
     assert "Alex said" not in concerns  # the concern's note is the DSL's alone
+    assert "Alex Lastweek" not in admin.get(links["calls made to families"]).get_data(as_text=True)
+    # A teacher cannot open the school's list.
+    assert signed_in(app, accounts, "sam@school.example").get("/calls/today").status_code == 403
 
     progress = section(page, "progress-heading")
     assert rows(progress) == ["Autumn welfare 2 of 10 done", "Spring praise 2 of 4 done"]
