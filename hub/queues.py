@@ -729,14 +729,19 @@ def _reached_since(since: datetime) -> ColumnElement[bool]:
     )
 
 
+def not_reached() -> ColumnElement[bool]:
+    """A call that reached nobody: no answer, a machine, a wrong number, or never connected."""
+    return or_(
+        CallAttempt.outcome.in_(FAILED),
+        and_(CallAttempt.outcome.is_(None), CallAttempt.end_reason.in_(FAILED_ENDS)),
+    )
+
+
 def _tried_since(since: datetime) -> ColumnElement[bool]:
     return exists().where(
         CallAttempt.entry_id == CampaignEntry.id,
         CallAttempt.requested_at >= since,
-        or_(
-            CallAttempt.outcome.in_(FAILED),
-            and_(CallAttempt.outcome.is_(None), CallAttempt.end_reason.in_(FAILED_ENDS)),
-        ),
+        not_reached(),
     )
 
 

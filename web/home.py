@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub import audit, queues
@@ -221,7 +221,8 @@ def todays_calls(which: str) -> str:
 
 def _call_list(which: str, *where: ColumnElement[bool]) -> list[MyCall]:
     """Family calls matching ``where`` and the ``which`` filter, newest first, in words."""
-    chosen = {"reached": CallAttempt.outcome.in_(queues.CONTACT), "not_reached": _FAILED,
+    chosen = {"reached": CallAttempt.outcome.in_(queues.CONTACT),
+              "not_reached": queues.not_reached(),
               "no_answer": CallAttempt.outcome.in_(NO_ANSWER),
               "concerns": CallAttempt.outcome == Outcome.CONCERN}.get(which)  # fmt: skip
     attempts = (
@@ -262,11 +263,6 @@ def _call_list(which: str, *where: ColumnElement[bool]) -> list[MyCall]:
     ]
 
 
-# Failed: no answer, a machine, a wrong number, or a call that never connected.
-_FAILED = or_(
-    CallAttempt.outcome.in_(queues.FAILED),
-    and_(CallAttempt.outcome.is_(None), CallAttempt.end_reason.in_(queues.FAILED_ENDS)),
-)
 # Practice and test calls are not families; a refused dial never rang.
 _FAMILY_CALLS = (
     CallAttempt.test_call.is_(False),
@@ -276,7 +272,7 @@ _FAMILY_CALLS = (
 
 def _calls(session: Session, *where: ColumnElement[bool]) -> Calls:
     """Family calls matching ``where``, counted by how they went, in one statement."""
-    failed = _FAILED
+    failed = queues.not_reached()
     made, reached, not_reached, no_answer, concerns = session.execute(
         select(
             func.count(),
