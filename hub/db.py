@@ -179,3 +179,19 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
         engine.dispose()
         raise
     return Database(engine, sessionmaker(engine, expire_on_commit=False))
+
+
+def take_write_lock(session: Session) -> None:
+    """On SQLite, hold the database's write lock until the session ends.
+
+    pysqlite opens a transaction only at the first write, so a read before it can
+    decide on data another hub is changing; BEGIN IMMEDIATE waits (busy_timeout) for
+    the lock first. Already in a transaction means a write has happened, so the lock
+    is already held. PostgreSQL's row locks (``with_for_update``) do this job there.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

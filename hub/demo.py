@@ -24,12 +24,11 @@ from types import FrameType
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub import queues, users
+from hub import calls, queues, users
 from hub.config import load_config
 from hub.db import open_database
 from hub.exceptions import PhoneHubError
 from hub.models import (
-    CallAttempt,
     Campaign,
     CampaignEntry,
     EndReason,
@@ -144,11 +143,15 @@ def _fill(session: Session) -> None:
         select(CampaignEntry).where(CampaignEntry.campaign == welfare).limit(3)
     ):
         earlier = now - timedelta(days=2)
-        session.add(
-            CallAttempt(entry_id=entry.id, household_id=entry.household_id, staff_id=staff.id,
-                        requested_at=earlier, ended_at=earlier, end_reason=EndReason.NO_ANSWER,
-                        outcome=Outcome.NO_ANSWER)
-        )  # fmt: skip
+        calls.record_past(
+            session,
+            entry,
+            staff,
+            number_id=None,
+            at=earlier,
+            end_reason=EndReason.NO_ANSWER,
+            outcome=Outcome.NO_ANSWER,
+        )
 
 
 def _wait_for(url: str, processes: list[subprocess.Popen[bytes]]) -> None:

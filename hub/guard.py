@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub import audit
+from hub import audit, calls
 from hub.config import DAYS, Config
 from hub.exceptions import DialRefused, NumberError
 from hub.models import CallAttempt, Campaign, EndReason, PhoneNumber, Role, StaffUser, utcnow
@@ -119,11 +119,7 @@ def check_attempt(
     try:
         return _family_number(session, plan, attempt, staff, now)
     except _Refused as refused:
-        # An attempt that had already ended keeps the record of how it really ended.
-        if attempt.ended_at is None:
-            attempt.ended_at = now
-            attempt.end_reason = EndReason.REFUSED
-            attempt.ended_by = "system"
+        calls.refused(attempt, now)
         detail: audit.Detail = {"entry_id": attempt.entry_id, "household_id": attempt.household_id}
         raise _recorded(
             session,

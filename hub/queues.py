@@ -11,9 +11,9 @@ so tests and the nightly job choose the clock.
 
     with database.session() as session:
         entry = claim_next(session, campaign, staff, now=utcnow())
-    ...  # the line dials; the attempt ends
+    ...  # the line dials; the attempt ends (hub.calls writes every step of a call)
     with database.session() as session:
-        record_outcome(session, attempt, Outcome.NO_ANSWER, staff=staff, now=utcnow())
+        calls.record_outcome(session, attempt, Outcome.NO_ANSWER, staff=staff, now=utcnow())
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub import audit
+from hub.db import take_write_lock
 from hub.exceptions import QueueError
 from hub.models import (
     AuditEvent,
@@ -153,7 +154,7 @@ def add_households(
     _check_manager(actor, campaign)
     if everyone == bool(years or forms or flags):
         raise QueueError("Choose years, forms or flags, or everyone, but not both.")
-    _take_write_lock(session)
+    take_write_lock(session)
     query = select(Pupil.household_id, Pupil.flags, Pupil.vulnerable)
     if years:
         query = query.where(Pupil.year.in_(list(years)))
@@ -214,7 +215,7 @@ def assign(
     """Give entries still to call a member of staff; by default every unassigned one."""
     now = _utc(now)
     _check_manager(actor, campaign)
-    _take_write_lock(session)
+    take_write_lock(session)
     if entries is None:
         chosen = list(
             session.scalars(
@@ -275,7 +276,7 @@ def claim_next(
     refusal = _work_refusal(staff, campaign)
     if refusal is not None:
         raise QueueError(refusal)
-    _take_write_lock(session)
+    take_write_lock(session)
     # PostgreSQL: one claim at a time per member of staff, so two tabs racing
     # each other end up on the same family rather than holding two.
     session.execute(
@@ -361,7 +362,7 @@ def release_stale_claims(
     """Put back in the queue claims untouched for ``older_than``; returns how many."""
     now = _utc(now)
     cutoff = now - older_than
-    _take_write_lock(session)
+    take_write_lock(session)
     recent_call = exists().where(
         CallAttempt.entry_id == CampaignEntry.id, CallAttempt.requested_at >= cutoff
     )
@@ -422,47 +423,24 @@ def override_cadence(
     session.flush()
 
 
-def record_outcome(
+def outcome_recorded(
     session: Session,
     attempt: CallAttempt,
     outcome: Outcome,
     *,
     staff: StaffUser,
     now: datetime,
-    notes: str = "",
-    call_back_at: datetime | None = None,
+    notes: str,
+    call_back_at: datetime | None,
     zone: ZoneInfo = SCHOOL_ZONE,
 ) -> CampaignEntry:
-    """Record how a call went and move its household on in the queue; once per call."""
-    now = _utc(now)
+    """Move the household on once ``hub.calls`` has written a call's outcome.
+
+    A concern goes to the DSL; a family reached is done unless they asked for a call
+    back; a family not reached waits, or goes to the DSL after two school days.
+    """
     entry = attempt.entry
-    if entry is None:
-        raise QueueError("This call is not from a campaign, so it has no outcome to record.")
-    if not staff.active or (attempt.staff_id != staff.id and staff.role == Role.STAFF):
-        raise QueueError("Only the member of staff who made this call can record how it went.")
-    if call_back_at is not None:
-        call_back_at = _utc(call_back_at)
-        if outcome == Outcome.CONCERN:
-            raise QueueError("A concern goes to the DSL, so it cannot also be a call back.")
-        if call_back_at <= now:
-            raise QueueError("Choose a call-back time later than now.")
-    notes = notes.strip()
-    if outcome == Outcome.CONCERN and not notes:
-        raise QueueError("Say what the concern is; only the DSL will read it.")
-    _take_write_lock(session)
-    # A concern's note lives only in the Concern row, so no page that shows
-    # call notes can show it to anyone but the DSL.
-    stored_notes = "" if outcome == Outcome.CONCERN else notes
-    # Conditional, so a double click (or two tabs) records one outcome, one concern.
-    result = session.execute(
-        update(CallAttempt)
-        .where(CallAttempt.id == attempt.id, CallAttempt.outcome.is_(None))
-        .values(outcome=outcome, notes=stored_notes)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise QueueError("This call's outcome has already been recorded.")
-    session.expire(attempt, ["outcome", "notes"])
+    assert entry is not None  # hub.calls records outcomes of campaign calls only
     # Read (and on PostgreSQL lock) the entry as it is now: the stale-claim
     # sweep or another member of staff may have moved it since the call began.
     session.refresh(entry, with_for_update=True)
@@ -509,6 +487,27 @@ def record_outcome(
     return entry
 
 
+def release_interrupted(
+    session: Session, entry: CampaignEntry, caller_id: int | None, *, now: datetime
+) -> None:
+    """Put back a family whose call the hub lost (power cut, kill): nobody knows how it went.
+
+    Only the caller's own claim is let go (the stale sweep may have given the family
+    to a colleague since). A family promised a call back keeps its time, so it is
+    still offered first; any other goes back to waiting.
+    """
+    if entry.state is not EntryState.CLAIMED or entry.claimed_by_id != caller_id:
+        return
+    promised = entry.call_back_at
+    if promised is not None:
+        _release(entry, EntryState.CALL_BACK)
+        entry.call_back_at = promised
+    else:
+        _release(entry, EntryState.WAITING)
+    _audit(session, "entry.released", actor="system", now=_utc(now), target=entry,
+           detail={"reason": "interrupted", "claimed_by_id": caller_id})  # fmt: skip
+
+
 def escalations(session: Session) -> list[Escalation]:
     """Households on the DSL's list, longest waiting first."""
     entries = list(
@@ -548,7 +547,7 @@ def mark_handled(
         raise QueueError("Only the designated safeguarding lead can handle an escalation.")
     if not note.strip():
         raise QueueError("Say what was done about this family.")
-    _take_write_lock(session)
+    take_write_lock(session)
     session.refresh(entry, with_for_update=True)
     if entry.state != EntryState.ESCALATED:
         raise QueueError("This household is not on the escalation list.")
@@ -927,20 +926,6 @@ def open_escalation_concerns(session: Session, entry_ids: list[int]) -> dict[int
         .order_by(Concern.id)
     )
     return {entry_id: concern for entry_id, concern in rows}
-
-
-def _take_write_lock(session: Session) -> None:
-    """On SQLite, hold the database's write lock until the session ends."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    # pysqlite opens a transaction only at the first write, so a read before it
-    # can decide on data another hub is changing; BEGIN IMMEDIATE waits
-    # (busy_timeout) for the lock first. Already in a transaction means a write
-    # has happened, so the lock is already held.
-    driver = connection.connection.driver_connection
-    if driver is not None and not driver.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _audit(

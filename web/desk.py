@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import queues
+from hub import calls, queues
 from hub.control_client import ControlClient
 from hub.exceptions import ControlError, DialRefused, QueueError
 from hub.models import (
@@ -68,31 +68,8 @@ OUTCOMES = {
     Outcome.DECLINED: "Declined to talk",
     Outcome.CONCERN: "Safeguarding concern (goes to the DSL)",
 }
-ENDINGS = {
-    EndReason.COMPLETED: "call ended",
-    EndReason.CANCELLED: "you hung up before an answer",
-    EndReason.NO_ANSWER: "no answer",
-    EndReason.BUSY: "the line was busy",
-    EndReason.REJECTED: "the call was declined",
-    EndReason.FAILED: "the call could not be connected",
-    EndReason.DROPPED: "the call dropped (no sound)",
-    EndReason.REFUSED: "the hub would not dial this number",
-    EndReason.INTERRUPTED: "the hub stopped during the call",
-}
-HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
-MESSAGE_LEFT = "the school's message was left"
 NOT_YOUR_CALL = "The call on this hub's line is a colleague's; only they can end or change it."
 LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
-# What was saved, as the confirmation on the next page says it.
-SAID = {
-    Outcome.SPOKE_TO_PARENT: "spoke to a parent or carer",
-    Outcome.SPOKE_TO_PUPIL: "spoke to the pupil",
-    Outcome.NO_ANSWER: "no answer",
-    Outcome.VOICEMAIL: "left a voicemail",
-    Outcome.WRONG_NUMBER: "wrong number",
-    Outcome.DECLINED: "declined to talk",
-    Outcome.CONCERN: "safeguarding concern",
-}
 _FEED_LOCK = threading.Lock()  # two desks opening at once make one feed
 STATUS_TIMEOUT_S = 2.0  # the line answers status from memory; a card must not hang on it
 
@@ -250,7 +227,7 @@ def _call_panel(live: LiveCall | None, pending: CallAttempt | None) -> dict[str,
                 "practice": live.attempt.entry_id is None}  # fmt: skip
     if pending is None:
         return None
-    ended = _ending(pending)
+    ended = calls.shown(pending).ended
     up = pending.ended_at is None
     return {"attempt": pending.id, "state": "Calling…" if up else f"Ended: {ended or 'call ended'}",
             "up": up, "connected": False, "muted": False, "practice": False}  # fmt: skip
@@ -313,11 +290,7 @@ def call() -> tuple[dict[str, Any], int]:
     pending = _pending(user)
     if pending is not None and pending.end_reason is None and pending.ended_at is None:
         return {"error": "You are already in a call."}, 409
-    # This hub's from the start, so if the line dies mid-dial its restart closes the call.
-    attempt = CallAttempt(staff_id=user.id, entry_id=entry.id, household_id=entry.household_id,
-                          phone_number_id=number_id, hub_id=_this_hub())  # fmt: skip
-    db().add(attempt)
-    db().flush()
+    attempt = calls.request(db(), user, entry, number_id, hub_id=_this_hub())
     attempt_id = attempt.id  # read now: after the commit it would be read back from the database
     db().commit()  # the line daemon reads the attempt from the database
     try:
@@ -325,7 +298,7 @@ def call() -> tuple[dict[str, Any], int]:
     except DialRefused as exc:
         return {"error": str(exc), "attempt": attempt_id}, 409
     except ControlError as exc:
-        _close_failed(attempt_id)
+        _close_failed(attempt_id, str(exc))
         return {"error": str(exc)}, 503
     return {"attempt": attempt_id}, 200
 
@@ -340,14 +313,11 @@ def _this_hub() -> int | None:
     return hub_id
 
 
-def _close_failed(attempt_id: int) -> None:
+def _close_failed(attempt_id: int, reason: str) -> None:
+    """The line could not be asked to dial: the call failed, and the audit log says why."""
     attempt = db().get(CallAttempt, attempt_id)
-    if attempt is not None and attempt.ended_at is None:
-        attempt.ended_at, attempt.end_reason, attempt.ended_by = (
-            utcnow(),
-            EndReason.FAILED,
-            "system",
-        )
+    if attempt is not None:
+        calls.failed(db(), attempt, reason, hub_id=None)
         db().commit()
 
 
@@ -423,7 +393,7 @@ def _feed() -> LiveFeed:
             config = current_app.config["PHONEHUB"]
             database = current_app.extensions["phonehub.db"]
             limit = desks_allowed(config.web.threads)
-            feed = LiveFeed(config.line.control_socket, database, limit=limit, ending=ending_words)
+            feed = LiveFeed(config.line.control_socket, database, limit=limit)
             current_app.extensions["phonehub.live"] = feed
     return feed
 
@@ -436,21 +406,7 @@ def _latest_call(staff_id: int) -> Message | None:
         .order_by(CallAttempt.id.desc())
         .limit(1)
     )
-    return from_attempt(attempt, ending_words) if attempt is not None else None
-
-
-def _ending(attempt: CallAttempt) -> str | None:
-    """How the call ended, in words for the member of staff."""
-    return ending_words(attempt.end_reason, attempt.ended_by)
-
-
-def ending_words(end_reason: EndReason | None, ended_by: str | None) -> str | None:
-    """How a call ended, from the line's reason and who ended it, in words for staff."""
-    if end_reason is EndReason.INTERRUPTED and ended_by == "handset":
-        return HANDSET_UNPLUGGED
-    if end_reason is EndReason.COMPLETED and ended_by == "hub":
-        return MESSAGE_LEFT  # the line hangs up once the school's message has played
-    return ENDINGS.get(end_reason) if end_reason else None
+    return from_attempt(attempt) if attempt is not None else None
 
 
 @bp.route("/outcome", methods=["POST"])
@@ -474,7 +430,7 @@ def outcome() -> BaseResponse:
     except ValueError:
         return _try_again(user, attempt, typed, "Give the call-back time as a date and a time.")
     try:
-        entry = queues.record_outcome(db(), attempt, chosen, staff=user, now=utcnow(),
+        entry = calls.record_outcome(db(), attempt, chosen, staff=user, now=utcnow(),
                                       notes=typed["notes"], call_back_at=when,
                                       zone=zone)  # fmt: skip
     except QueueError as exc:
@@ -519,7 +475,7 @@ def _saved(chosen: Outcome, entry: CampaignEntry, zone: ZoneInfo) -> str:
     else:
         # Not reached today: offered again from tomorrow (hub.queues), never at once.
         then = "they will be offered again from tomorrow"
-    return f"Saved for {_family_name(entry.household)}: {SAID[chosen]}; {then}."
+    return f"Saved for {_family_name(entry.household)}: {calls.SAID[chosen]}; {then}."
 
 
 def _family_name(household: Household) -> str:

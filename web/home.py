@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub import audit, queues
+from hub import audit, calls, queues
 from hub.models import (
     CallAttempt,
     Campaign,
@@ -35,7 +35,6 @@ from hub.models import (
 )
 from web import hub_status
 from web.db import db
-from web.desk import SAID, ending_words
 
 NO_ANSWER = (Outcome.NO_ANSWER, Outcome.VOICEMAIL)
 # The lists behind a member of staff's week figures: ?which= on /my-calls.
@@ -253,9 +252,9 @@ def _call_list(which: str, *where: ColumnElement[bool]) -> list[MyCall]:
             at=attempt.requested_at,
             family=", ".join(p.name for p in attempt.entry.household.pupils),
             campaign=attempt.entry.campaign.name,
-            how=SAID[attempt.outcome]
+            how=calls.SAID[attempt.outcome]
             if attempt.outcome
-            else ending_words(attempt.end_reason, attempt.ended_by) or "in progress",
+            else calls.ending_words(attempt.end_reason, attempt.ended_by) or "in progress",
             who=names.get(attempt.staff_id, "a former member of staff"),
         )
         for attempt in attempts

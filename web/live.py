@@ -6,7 +6,7 @@ about, and hands a message to that member of staff's open desks only. Each desk 
 a Server-Sent Events stream (``GET /desk/events``) that starts with the member of
 staff's current call, so a page that reconnects picks up where the call is now.
 
-feed = LiveFeed(socket_path, database, limit=56, ending=words)
+feed = LiveFeed(socket_path, database, limit=56)
 desk = feed.open(staff_id, fallback=lambda: ...)   # the stream's first message and its inbox
 for chunk in desk.stream(): ...                    # bytes of text/event-stream
 desk.close()
@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub import calls
 from hub.control_client import ControlClient
 from hub.db import Database
 from hub.exceptions import ControlError, PhoneHubError
@@ -37,16 +38,12 @@ from hub.models import CallAttempt, EndReason
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-# How a call ended, in words for the member of staff: (end_reason, ended_by) → words.
-Ending = Callable[[EndReason | None, str | None], str | None]
 
 KEEPALIVE_S = 15.0  # a comment this often keeps proxies from closing a quiet stream
 RETRY_MS = 1000  # how soon the browser reconnects after the stream drops
 IDLE_S = 1.0  # how often the feed looks up from the line to see whether it is still wanted
 LINE_RETRY_S = 1.0  # between tries to reach a line daemon that is not answering
 OWNERS_KEPT = 1000  # attempts whose member of staff is remembered; a day's calls at most
-LINE_STATES = {"dialling": "dialling", "ringing": "ringing", "answered": "connected",
-               "connected": "connected", "ended": "ended"}  # fmt: skip
 
 
 PAGES_KEPT = 8  # of the panel's threads ([web] threads), never taken by a desk
@@ -68,20 +65,11 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def from_attempt(attempt: CallAttempt, ending: Ending) -> Message:
+def from_attempt(attempt: CallAttempt) -> Message:
     """The desk's message for a call as its database row has it."""
-    if attempt.ended_at is not None:
-        state = "ended"
-    elif attempt.answered_at is not None:
-        state = "connected"
-    elif attempt.ringing_at is not None:
-        state = "ringing"
-    else:
-        state = "dialling"
-    at = attempt.ended_at or attempt.answered_at or attempt.ringing_at or attempt.requested_at
-    return {"attempt": attempt.id, "state": state, "at": _iso(at),
-            "answered_at": _iso(attempt.answered_at),
-            "ended": ending(attempt.end_reason, attempt.ended_by) if state == "ended" else None,
+    call = calls.shown(attempt)
+    return {"attempt": call.attempt, "state": call.stage.value, "at": _iso(call.at),
+            "answered_at": _iso(call.answered_at), "ended": call.ended,
             "voicemail": None}  # fmt: skip
 
 
@@ -123,12 +111,10 @@ def _event(message: Message) -> bytes:
 class LiveFeed:
     """The line's events, shared out to the open desks of the members of staff they concern."""
 
-    def __init__(self, socket_path: Path, database: Database, *, limit: int,
-                 ending: Ending) -> None:  # fmt: skip
+    def __init__(self, socket_path: Path, database: Database, *, limit: int) -> None:
         self.socket_path = socket_path
         self.database = database
         self.limit = limit
-        self.ending = ending
         self._lock = threading.Lock()
         self._desks: dict[int, set[Desk]] = {}
         self._open = 0
@@ -222,8 +208,8 @@ class LiveFeed:
         if call:
             attempt = self._attempt(call["attempt"])
             if attempt is not None and attempt.ended_at is None:
-                message = from_attempt(attempt, self.ending)
-                message["state"] = LINE_STATES.get(call["state"], message["state"])
+                message = from_attempt(attempt)
+                message["state"] = _stage(call["state"], message["state"])
                 self._calls[attempt.id] = message
                 self._send(attempt.staff_id, message)
         for staff_id in staff:
@@ -247,14 +233,14 @@ class LiveFeed:
         if kind == "voicemail":
             message["voicemail"] = event.get("state")
         else:
-            state = LINE_STATES.get(event.get("state", ""), message["state"])
+            state = _stage(event.get("state", ""), message["state"])
             message["state"], message["at"] = state, event.get("at")
             if state == "connected":
                 message["answered_at"] = event.get("at")
             elif state == "ended":
                 reason = event.get("end_reason")
-                message["ended"] = self.ending(EndReason(reason) if reason else None,
-                                               event.get("ended_by"))  # fmt: skip
+                message["ended"] = calls.ending_words(EndReason(reason) if reason else None,
+                                                      event.get("ended_by"))  # fmt: skip
         self._calls[attempt_id] = message
         if message["state"] == "ended":
             self._calls.pop(attempt_id)
@@ -283,4 +269,10 @@ class LiveFeed:
         with self.database.sessions() as session:
             attempt = session.scalar(select(CallAttempt).where(CallAttempt.staff_id == staff_id)
                                      .order_by(CallAttempt.id.desc()).limit(1))  # fmt: skip
-            return from_attempt(attempt, self.ending) if attempt is not None else None
+            return from_attempt(attempt) if attempt is not None else None
+
+
+def _stage(line_state: str, otherwise: str) -> str:
+    """The desk's name for a state the line reports (its events say "answered")."""
+    stage = calls.EVENT_STAGES.get(line_state)
+    return stage.value if stage is not None else otherwise

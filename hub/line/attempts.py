@@ -15,17 +15,17 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import __version__, audit
+from hub import __version__, calls
 from hub.db import Database
 from hub.exceptions import LineError
 from hub.line.events import Event, EventBus
-from hub.models import CallAttempt, EndReason, EntryState, Hub, utcnow
+from hub.models import Hub, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +74,9 @@ def register_hub(database: Database, name: str, machine: str = "") -> int:
 
 
 def recover_interrupted(database: Database, hub_id: int) -> int:
-    """Close calls this hub left open when it stopped without warning (power cut, kill).
-
-    Their households go back in the queue: nobody knows how the call ended.
-    """
-    now = utcnow()
+    """Close calls this hub left open when it stopped without warning (power cut, kill)."""
     with database.session() as session:
-        open_calls = session.scalars(
-            select(CallAttempt).where(CallAttempt.hub_id == hub_id, CallAttempt.ended_at.is_(None))
-        ).all()
-        for attempt in open_calls:
-            attempt.ended_at = now
-            attempt.end_reason = EndReason.INTERRUPTED
-            attempt.ended_by = "system"
-            entry = attempt.entry
-            if entry is not None and entry.state is EntryState.CLAIMED:
-                entry.state = EntryState.WAITING
-                entry.claimed_by_id = None
-                entry.claimed_at = None
-            audit.record(session, "call.interrupted", actor="line", target_type="call_attempt",
-                         target_id=attempt.id, hub_id=hub_id)  # fmt: skip
-        return len(open_calls)
+        return calls.recover_interrupted(session, hub_id)
 
 
 class AttemptWriter(threading.Thread):
@@ -146,26 +128,8 @@ class AttemptWriter(threading.Thread):
             self._guarded(lambda: self._write_call(event))
 
     def _write_call(self, event: Event) -> None:
-        at = datetime.fromisoformat(event["at"])
         with self.database.session() as session:
-            attempt = session.get(CallAttempt, event["attempt"])
-            if attempt is None:
-                return
-            attempt.hub_id = self.hub_id
-            state = event["state"]
-            if state == "ringing":
-                attempt.ringing_at = at
-            elif state == "answered":
-                attempt.answered_at = at
-            elif state == "ended":
-                attempt.ended_at = at
-                attempt.sip_status = event.get("sip_status")
-                attempt.ended_by = event.get("ended_by")
-                attempt.end_reason = EndReason(event["end_reason"])
-                if attempt.end_reason is EndReason.INTERRUPTED:
-                    audit.record(session, "call.interrupted", actor="line",
-                                 target_type="call_attempt", target_id=attempt.id,
-                                 hub_id=self.hub_id, detail={"by": attempt.ended_by})  # fmt: skip
+            calls.apply_event(session, event, hub_id=self.hub_id)
 
     def _heartbeat(self, registration: str | None) -> None:
         def beat() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import pjsua2 as pj
 
 from hardware.leds import LineState, Registration
+from hub import calls
 from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.events import EventBus
@@ -811,12 +812,11 @@ class Line:
     def _show(self, *, lights: bool = True) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
         call = self.call
-        if call is None:
-            line_state = LineState.IDLE
-        elif call.answered_at is not None:
-            line_state = LineState.CONNECTED
-        else:
-            line_state = LineState.RINGING if call.ringing else LineState.DIALLING
+        line_state = LineState.IDLE
+        if call is not None:
+            stage = calls.stage(ended=False, answered=call.answered_at is not None,
+                                ringing=call.ringing)  # fmt: skip
+            line_state = LineState(stage)
         recording = call is not None and call.recorder is not None
         handset = self._handset_state()
         snapshot = {

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import audit, guard, users
+from hub import calls, guard, users
 from hub.config import Config
 from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError
@@ -23,11 +23,9 @@ from hub.models import (
     CallAttempt,
     Campaign,
     CampaignEntry,
-    EndReason,
     Guardian,
     PhoneNumber,
     StaffUser,
-    utcnow,
 )
 from hub.numbers import format_for_trunk
 
@@ -77,8 +75,7 @@ class LineService:
             attempt = loaded[0] if loaded else None
             if attempt is None:
                 raise ControlError(f"There is no call attempt {attempt_id}.")
-            if attempt.ended_at is None:
-                attempt.hub_id = self.hub_id  # the guard counts the call against this hub
+            calls.take_for_hub(attempt, self.hub_id)  # the guard counts the call against it
             try:
                 with session.no_autoflush:  # reading only, so far
                     number = guard.check_attempt(session, self.plan, attempt)
@@ -135,8 +132,7 @@ class LineService:
         return self.database.sessions(expire_on_commit=False)
 
     def _new_attempt(self, session: Session, staff: StaffUser) -> CallAttempt:
-        attempt = CallAttempt(staff_id=staff.id, hub_id=self.hub_id, test_call=True)
-        session.add(attempt)
+        attempt = calls.request_test(session, staff, hub_id=self.hub_id)
         session.commit()  # the line's events for it are written from another session
         return attempt
 
@@ -149,38 +145,12 @@ class LineService:
         try:
             self.line.submit(command)
         except LineError as exc:
-            self._close(session, attempt, exc)
+            calls.failed(session, attempt, str(exc), hub_id=self.hub_id)
             session.commit()
             raise
-        attempt.hub_id = self.hub_id
-        if command.recording is not None:
-            attempt.recording_path = str(command.recording)
-        audit.record(
-            session,
-            action or ("call.test_dialled" if attempt.test_call else "call.dialled"),
-            actor=_actor(session, attempt),
-            target_type="household" if attempt.household_id else "call_attempt",
-            target_id=attempt.household_id or attempt.id,
-            hub_id=self.hub_id,
-            detail={"attempt": attempt.id, "phone_number": attempt.phone_number_id},
-        )
+        calls.dialled(session, attempt, hub_id=self.hub_id, recording=command.recording,
+                      action=action)  # fmt: skip
         session.commit()
-
-    def _close(self, session: Session, attempt: CallAttempt, exc: LineError) -> None:
-        if attempt.ended_at is None:
-            attempt.hub_id = self.hub_id
-            attempt.ended_at = utcnow()
-            attempt.end_reason = EndReason.FAILED
-            attempt.ended_by = "system"
-            audit.record(
-                session,
-                "call.failed",
-                actor=_actor(session, attempt),
-                target_type="call_attempt",
-                target_id=attempt.id,
-                hub_id=self.hub_id,
-                detail={"reason": str(exc)},
-            )
 
     def hangup(self) -> dict[str, Any]:
         """End the current call."""
@@ -214,8 +184,3 @@ def _with_what_the_guard_reads(session: Session, attempt_id: int) -> tuple[Any, 
         .where(CallAttempt.id == attempt_id)
     ).first()
     return None if row is None else tuple(row)
-
-
-def _actor(session: Session, attempt: CallAttempt) -> StaffUser | str:
-    staff = session.get(StaffUser, attempt.staff_id) if attempt.staff_id else None
-    return staff if staff is not None else "line"

@@ -14,10 +14,11 @@ import sys
 import threading
 from datetime import UTC, datetime
 
+from hub.calls import record_outcome
 from hub.db import open_database
 from hub.line.attempts import register_hub
 from hub.models import CallAttempt, Campaign, EndReason, Outcome, StaffUser
-from hub.queues import claim_next, record_outcome
+from hub.queues import claim_next
 
 # A Wednesday in term, 10:00 in London: inside calling hours.
 NOW = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)

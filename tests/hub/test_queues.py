@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.calls import record_outcome
 from hub.models import (
     AuditEvent,
     CallAttempt,
@@ -25,12 +26,9 @@ from hub.models import (
     Concern,
     EndReason,
     EntryState,
-    Guardian,
     Household,
     Outcome,
     PhoneNumber,
-    Pupil,
-    Purpose,
     Role,
     StaffUser,
 )
@@ -45,10 +43,10 @@ from hub.queues import (
     may_work,
     override_cadence,
     progress,
-    record_outcome,
     release_stale_claims,
     waiting_for,
 )
+from tests.factories import add_call, add_campaign, add_entry, add_household, add_staff, call, pupil
 
 # A week in January 2025: Monday the 13th to Monday the 20th, at 10:00 in London.
 MONDAY = datetime(2025, 1, 13, 10, 0, tzinfo=UTC)
@@ -59,121 +57,11 @@ FRIDAY = MONDAY + timedelta(days=4)
 SATURDAY = MONDAY + timedelta(days=5)
 NEXT_MONDAY = MONDAY + timedelta(days=7)
 NOW = WEDNESDAY
+CALLERS = itertools.count(1)
 # 23:30 UTC on a summer Friday is already Saturday in London.
 SUMMER_THURSDAY = datetime(2025, 7, 17, 10, 0, tzinfo=UTC)
 SUMMER_FRIDAY_LATE = datetime(2025, 7, 18, 23, 30, tzinfo=UTC)
 SUMMER_MONDAY = datetime(2025, 7, 21, 10, 0, tzinfo=UTC)
-
-_serial = itertools.count(1)
-
-
-# --- factories -------------------------------------------------------------------------
-
-
-def pupil(
-    forename: str = "Zoë",
-    surname: str = "O'Brien",
-    year: str = "7",
-    form: str = "7A",
-    flags: str = "",
-    vulnerable: bool = False,
-    **fields: object,
-) -> Pupil:
-    """A pupil, not yet in a household."""
-    return Pupil(
-        mis_id=f"T{next(_serial)}",
-        forename=forename,
-        surname=surname,
-        year=year,
-        form=form,
-        flags=flags,
-        vulnerable=vulnerable,
-        **fields,
-    )
-
-
-def add_household(session: Session, *pupils: Pupil) -> Household:
-    """A household with these pupils (one by default) and a guardian with a drama number."""
-    serial = next(_serial) % 1000
-    household = Household(pupils=list(pupils) or [pupil()])
-    guardian = Guardian(household=household, name="Siân O'Brien")
-    guardian.numbers = [
-        PhoneNumber(label="mobile", e164=f"+447700900{serial:03d}", kind="mobile"),
-        PhoneNumber(label="home", e164=f"+441632960{serial:03d}", kind="geographic", position=1),
-    ]
-    session.add(household)
-    session.flush()
-    return household
-
-
-def add_staff(session: Session, name: str, role: Role = Role.STAFF, **fields: object) -> StaffUser:
-    """An active member of staff who has opted in, unless ``fields`` say otherwise."""
-    staff = StaffUser(
-        email=f"{name.lower()}@school.example",
-        name=name,
-        role=role,
-        password_hash="-",
-        opted_in=True,
-        active=True,
-    )
-    for key, value in fields.items():
-        setattr(staff, key, value)
-    session.add(staff)
-    session.flush()
-    return staff
-
-
-def add_campaign(session: Session, name: str = "Welfare check", **fields: object) -> Campaign:
-    """An open campaign anyone opted in may work, with the default 14-day cadence."""
-    campaign = Campaign(name=name, purpose=Purpose.WELFARE, **{"cadence_days": 14, **fields})
-    session.add(campaign)
-    session.flush()
-    return campaign
-
-
-def add_entry(
-    session: Session, campaign: Campaign, household: Household | None = None, **fields: object
-) -> CampaignEntry:
-    """A household (a new one by default) waiting in ``campaign``."""
-    entry = CampaignEntry(
-        campaign_id=campaign.id, household_id=(household or add_household(session)).id, **fields
-    )
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-def add_call(
-    session: Session,
-    entry: CampaignEntry,
-    staff: StaffUser,
-    at: datetime,
-    outcome: Outcome | None = None,
-    end_reason: EndReason | None = EndReason.COMPLETED,
-    notes: str = "",
-) -> CallAttempt:
-    """A call the line has made to the entry's household, ended at ``at``."""
-    number = session.scalar(
-        select(PhoneNumber)
-        .join(Guardian)
-        .where(Guardian.household_id == entry.household_id)
-        .order_by(PhoneNumber.position)
-        .limit(1)
-    )
-    attempt = CallAttempt(
-        entry_id=entry.id,
-        household_id=entry.household_id,
-        staff_id=staff.id,
-        phone_number_id=number.id if number else None,
-        requested_at=at,
-        ended_at=at if end_reason else None,
-        end_reason=end_reason,
-        outcome=outcome,
-        notes=notes,
-    )
-    session.add(attempt)
-    session.flush()
-    return attempt
 
 
 def entries(session: Session, campaign: Campaign) -> list[CampaignEntry]:
@@ -204,8 +92,7 @@ def call_and_record(
     """Take the next card, call, record ``outcome``: one turn at the call desk."""
     entry = claim_next(session, campaign, staff, now=at)
     assert entry is not None
-    attempt = add_call(session, entry, staff, at)
-    return record_outcome(session, attempt, outcome, staff=staff, now=at, **options)
+    return call(session, entry, staff, at, outcome, **options)
 
 
 # --- adding households -----------------------------------------------------------------
@@ -790,7 +677,7 @@ def reached_elsewhere(session: Session, household: Household, at: datetime, outc
     """The household's call in another campaign, at ``at``, ending with ``outcome``."""
     other = add_campaign(session, "Attendance")
     entry = add_entry(session, other, household, state=EntryState.DONE)
-    add_call(session, entry, add_staff(session, f"Caller{next(_serial)}"), at, outcome)
+    add_call(session, entry, add_staff(session, f"Caller{next(CALLERS)}"), at, outcome)
 
 
 @pytest.mark.parametrize(

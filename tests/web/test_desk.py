@@ -108,6 +108,11 @@ def test_a_call_with_the_line_down_says_so_and_asks_for_an_outcome(app, accounts
         attempt = session.scalars(select(CallAttempt)).one()
         assert attempt.end_reason is EndReason.FAILED
         assert attempt.hub_id == this_hub_id  # so a restart of this hub's line would close it
+        # The audit log says the call failed and why, as for a call the line could not place.
+        failed = session.scalars(select(AuditEvent).where(AuditEvent.action == "call.failed"))
+        assert [(e.target_id, "line daemon" in e.detail["reason"]) for e in failed] == [
+            (attempt.id, True)
+        ]
         attempt_id = attempt.id
     # The next card waits for an outcome; the desk's live state never carries the number.
     page = staff.get(f"/desk/{campaign}").get_data(as_text=True)

@@ -19,21 +19,16 @@ from sqlalchemy import select
 from hub import queues
 from hub.models import (
     AuditEvent,
-    CallAttempt,
     Campaign,
     CampaignEntry,
     Concern,
-    EndReason,
     EntryState,
-    Guardian,
-    Household,
     Outcome,
-    PhoneNumber,
-    Pupil,
     Purpose,
     Role,
     StaffUser,
 )
+from tests.factories import add_household, call, pupil
 from tests.web.conftest import csrf_token
 
 MONDAY = datetime(2025, 1, 13, 10, 0, tzinfo=UTC)
@@ -57,34 +52,6 @@ class School:
     follow_up: int
 
 
-def family(session, serial: str, *pupils: tuple[str, str, str]) -> Household:
-    """A household with these (forename, surname, form) pupils and a drama-range mother."""
-    household = Household(
-        pupils=[
-            Pupil(mis_id=f"{forename[0]}{serial}", forename=forename, surname=surname, form=form)
-            for forename, surname, form in pupils
-        ]
-    )
-    mother = Guardian(household=household, name=f"Siân {pupils[0][1]}")
-    mother.numbers = [
-        PhoneNumber(label="mobile", e164=f"+447700900{serial}", kind="mobile"),
-        PhoneNumber(label="home", e164=f"+441632960{serial}", kind="geographic", position=1),
-    ]
-    session.add(household)
-    session.flush()
-    return household
-
-
-def call(session, entry: CampaignEntry, staff: StaffUser, at: datetime, outcome: Outcome,
-         notes: str = "") -> None:  # fmt: skip
-    """A call the line made to the entry's family, and the outcome staff gave it."""
-    attempt = CallAttempt(entry_id=entry.id, household_id=entry.household_id, staff_id=staff.id,
-                          requested_at=at, ended_at=at, end_reason=EndReason.COMPLETED)  # fmt: skip
-    session.add(attempt)
-    session.flush()
-    queues.record_outcome(session, attempt, outcome, staff=staff, now=at, notes=notes)
-
-
 @pytest.fixture
 def school(app, accounts) -> School:
     """One family not reached on two school days, and one a teacher is worried about."""
@@ -92,8 +59,10 @@ def school(app, accounts) -> School:
     with app.extensions["phonehub.db"].session() as session:
         sam = session.scalar(select(StaffUser).where(StaffUser.email == email))
         campaign = Campaign(name="Welfare check", purpose=Purpose.WELFARE)
-        obriens = family(session, "101", ("Zoë", "O'Brien", "7A"), ("Finn", "O'Brien", "9C"))
-        nowaks = family(session, "102", ("Kai", "Nowak", "8B"))
+        obriens = add_household(session, pupil("Zoë", form="7A", mis_id="Z101"),
+                                pupil("Finn", form="9C", mis_id="F101"),
+                                serial=101)  # fmt: skip
+        nowaks = add_household(session, pupil("Kai", "Nowak", form="8B", mis_id="K102"), serial=102)
         not_reached = CampaignEntry(campaign=campaign, household=obriens)
         worried = CampaignEntry(campaign=campaign, household=nowaks)
         # Staff will call the Nowaks again, and see their earlier calls on the desk.

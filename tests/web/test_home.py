@@ -18,7 +18,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
-from hub import queues
 from hub.config import parse_config
 from hub.db import Database
 from hub.models import (
@@ -38,6 +37,7 @@ from hub.models import (
     StaffUser,
     utcnow,
 )
+from tests import factories
 from tests.web.conftest import PASSWORD, Accounts, csrf_token
 from web import create_app
 from web.home import waited
@@ -108,14 +108,10 @@ def call(session, entry: CampaignEntry, staff: StaffUser, at: datetime, outcome:
          *, now: datetime | None = None, call_back_at: datetime | None = None,
          notes: str = "") -> None:  # fmt: skip
     """A call the line made to the family at ``at``, and the outcome its caller gave it."""
-    attempt = CallAttempt(entry_id=entry.id, household_id=entry.household_id, staff_id=staff.id,
-                          requested_at=at, ended_at=at, end_reason=EndReason.COMPLETED)  # fmt: skip
-    session.add(attempt)
-    session.flush()
     if outcome is Outcome.CONCERN and not notes:
         notes = "Alex said there is nobody at home in the evenings."
-    queues.record_outcome(session, attempt, outcome, staff=staff, now=now or at,
-                          call_back_at=call_back_at, notes=notes, zone=SCHOOL)  # fmt: skip
+    factories.call(session, entry, staff, at, outcome, now=now or at,
+                   call_back_at=call_back_at, notes=notes, zone=SCHOOL)  # fmt: skip
 
 
 @dataclass(frozen=True)

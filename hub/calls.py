@@ -1,0 +1,307 @@
+"""A call attempt's record, from the click to the outcome: the only code that writes it.
+
+Every ``call_attempts`` row is made and changed here, so each step of a call is
+written (and audited) one way whoever takes it — the panel asking for a call, the
+dial guard refusing it, the line daemon placing it and reporting its states, a
+restart finding it interrupted, the member of staff recording how it went — and
+what people are shown about a call is worked out once, by ``shown``.
+
+    attempt = calls.request(session, staff, entry, number_id, hub_id=hub_id)
+    ...  # the line dials; its events arrive
+    calls.apply_event(session, event, hub_id=hub_id)
+    ...
+    calls.record_outcome(session, attempt, Outcome.NO_ANSWER, staff=staff, now=utcnow())
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub import audit, queues
+from hub.db import take_write_lock
+from hub.exceptions import QueueError
+from hub.models import (
+    CallAttempt,
+    CampaignEntry,
+    EndReason,
+    Outcome,
+    Role,
+    StaffUser,
+    utcnow,
+)
+
+
+class Stage(enum.StrEnum):
+    """Where a call is, as the member of staff sees it."""
+
+    DIALLING = "dialling"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+# The line's event names for each stage (docs/control-protocol.md).
+EVENT_STAGES = {"dialling": Stage.DIALLING, "ringing": Stage.RINGING,
+                "answered": Stage.CONNECTED, "connected": Stage.CONNECTED,
+                "ended": Stage.ENDED}  # fmt: skip
+ENDINGS = {
+    EndReason.COMPLETED: "call ended",
+    EndReason.CANCELLED: "you hung up before an answer",
+    EndReason.NO_ANSWER: "no answer",
+    EndReason.BUSY: "the line was busy",
+    EndReason.REJECTED: "the call was declined",
+    EndReason.FAILED: "the call could not be connected",
+    EndReason.DROPPED: "the call dropped (no sound)",
+    EndReason.REFUSED: "the hub would not dial this number",
+    EndReason.INTERRUPTED: "the hub stopped during the call",
+}
+HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
+MESSAGE_LEFT = "the school's message was left"
+# What was saved, as a confirmation or a list of calls says it.
+SAID = {
+    Outcome.SPOKE_TO_PARENT: "spoke to a parent or carer",
+    Outcome.SPOKE_TO_PUPIL: "spoke to the pupil",
+    Outcome.NO_ANSWER: "no answer",
+    Outcome.VOICEMAIL: "left a voicemail",
+    Outcome.WRONG_NUMBER: "wrong number",
+    Outcome.DECLINED: "declined to talk",
+    Outcome.CONCERN: "safeguarding concern",
+}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A call as a member of staff is shown it: where it is, since when, how it ended."""
+
+    attempt: int
+    stage: Stage
+    at: datetime | None
+    answered_at: datetime | None
+    ended: str | None  # in words, once it has ended
+
+
+def stage(*, ended: bool, answered: bool, ringing: bool) -> Stage:
+    """The stage of a call from what has happened to it so far."""
+    if ended:
+        return Stage.ENDED
+    if answered:
+        return Stage.CONNECTED
+    return Stage.RINGING if ringing else Stage.DIALLING
+
+
+def ending_words(end_reason: EndReason | None, ended_by: str | None) -> str | None:
+    """How a call ended, from the line's reason and who ended it, in words for staff."""
+    if end_reason is EndReason.INTERRUPTED and ended_by == "handset":
+        return HANDSET_UNPLUGGED
+    if end_reason is EndReason.COMPLETED and ended_by == "hub":
+        return MESSAGE_LEFT  # the line hangs up once the school's message has played
+    return ENDINGS.get(end_reason) if end_reason else None
+
+
+def shown(attempt: CallAttempt) -> Shown:
+    """What the member of staff is shown about a call, as its row has it."""
+    ended = attempt.ended_at is not None
+    answered, ringing = attempt.answered_at is not None, attempt.ringing_at is not None
+    return Shown(
+        attempt=attempt.id,
+        stage=stage(ended=ended, answered=answered, ringing=ringing),
+        at=attempt.ended_at or attempt.answered_at or attempt.ringing_at or attempt.requested_at,
+        answered_at=attempt.answered_at,
+        ended=ending_words(attempt.end_reason, attempt.ended_by) if ended else None,
+    )
+
+
+def request(
+    session: Session, staff: StaffUser, entry: CampaignEntry, number_id: int, *,
+    hub_id: int | None,
+) -> CallAttempt:  # fmt: skip
+    """A member of staff asks for a family call; the line reads the attempt to dial it.
+
+    It is this hub's from the start, so if the line dies mid-dial its restart closes it.
+    """
+    attempt = CallAttempt(staff_id=staff.id, entry_id=entry.id, household_id=entry.household_id,
+                          phone_number_id=number_id, hub_id=hub_id)  # fmt: skip
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def request_test(session: Session, staff: StaffUser, *, hub_id: int) -> CallAttempt:
+    """An admin's test call or a practice call: no family, no outcome to record."""
+    attempt = CallAttempt(staff_id=staff.id, hub_id=hub_id, test_call=True)
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def record_past(
+    session: Session, entry: CampaignEntry, staff: StaffUser, *, number_id: int | None,
+    at: datetime, end_reason: EndReason | None, outcome: Outcome | None = None, notes: str = "",
+) -> CallAttempt:  # fmt: skip
+    """A call made at ``at``, for the demo school's history (and tests' and the bench's).
+
+    It ended then for ``end_reason``; with no reason it is still open, as a hub that
+    lost power would leave it. ``outcome`` is written as given, not by the queue's rules.
+    """
+    attempt = CallAttempt(entry_id=entry.id, household_id=entry.household_id, staff_id=staff.id,
+                          phone_number_id=number_id, requested_at=at,
+                          ended_at=at if end_reason else None, end_reason=end_reason,
+                          outcome=outcome, notes=notes)  # fmt: skip
+    session.add(attempt)
+    return attempt
+
+
+def take_for_hub(attempt: CallAttempt, hub_id: int) -> None:
+    """The hub about to dial an open attempt counts it as its own (rate limits, restarts)."""
+    if attempt.ended_at is None:
+        attempt.hub_id = hub_id
+
+
+def refused(attempt: CallAttempt, now: datetime) -> None:
+    """The dial guard would not dial it (the guard audits why).
+
+    An attempt that had already ended keeps the record of how it really ended.
+    """
+    if attempt.ended_at is None:
+        _end(attempt, now, EndReason.REFUSED, "system")
+
+
+def dialled(
+    session: Session, attempt: CallAttempt, *, hub_id: int, recording: Path | None,
+    action: str | None = None,
+) -> None:  # fmt: skip
+    """The INVITE has gone: the attempt is this hub's, and the dial is audited."""
+    attempt.hub_id = hub_id
+    if recording is not None:
+        attempt.recording_path = str(recording)
+    audit.record(
+        session,
+        action or ("call.test_dialled" if attempt.test_call else "call.dialled"),
+        actor=_actor(session, attempt),
+        target_type="household" if attempt.household_id else "call_attempt",
+        target_id=attempt.household_id or attempt.id,
+        hub_id=hub_id,
+        detail={"attempt": attempt.id, "phone_number": attempt.phone_number_id},
+    )
+
+
+def failed(session: Session, attempt: CallAttempt, reason: str, *, hub_id: int | None) -> None:
+    """The line could not place the call (it was down or refused the request); audited."""
+    if attempt.ended_at is not None:
+        return
+    if hub_id is not None:
+        attempt.hub_id = hub_id
+    _end(attempt, utcnow(), EndReason.FAILED, "system")
+    audit.record(session, "call.failed", actor=_actor(session, attempt),
+                 target_type="call_attempt", target_id=attempt.id,
+                 hub_id=attempt.hub_id, detail={"reason": reason})  # fmt: skip
+
+
+def apply_event(session: Session, event: dict[str, Any], *, hub_id: int) -> None:
+    """One of the line's call events (ringing, answered, ended) written to its attempt."""
+    attempt = session.get(CallAttempt, event["attempt"])
+    if attempt is None:
+        return
+    at = datetime.fromisoformat(event["at"])
+    attempt.hub_id = hub_id
+    state = event["state"]
+    if state == "ringing":
+        attempt.ringing_at = at
+    elif state == "answered":
+        attempt.answered_at = at
+    elif state == "ended":
+        attempt.sip_status = event.get("sip_status")
+        _end(attempt, at, EndReason(event["end_reason"]), event.get("ended_by"))
+        if attempt.end_reason is EndReason.INTERRUPTED:
+            audit.record(session, "call.interrupted", actor="line",
+                         target_type="call_attempt", target_id=attempt.id,
+                         hub_id=hub_id, detail={"by": attempt.ended_by})  # fmt: skip
+
+
+def recover_interrupted(session: Session, hub_id: int, *, now: datetime | None = None) -> int:
+    """Close calls this hub left open when it stopped without warning (power cut, kill).
+
+    Nobody knows how they ended, so each family goes back in its queue by the
+    queue's own rule. Returns how many calls were closed.
+    """
+    now = now or utcnow()
+    open_calls = session.scalars(
+        select(CallAttempt).where(CallAttempt.hub_id == hub_id, CallAttempt.ended_at.is_(None))
+    ).all()
+    for attempt in open_calls:
+        _end(attempt, now, EndReason.INTERRUPTED, "system")
+        audit.record(session, "call.interrupted", actor="line", target_type="call_attempt",
+                     target_id=attempt.id, hub_id=hub_id)  # fmt: skip
+        if attempt.entry is not None:
+            queues.release_interrupted(session, attempt.entry, attempt.staff_id, now=now)
+    return len(open_calls)
+
+
+def record_outcome(
+    session: Session,
+    attempt: CallAttempt,
+    outcome: Outcome,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    notes: str = "",
+    call_back_at: datetime | None = None,
+    zone: ZoneInfo = queues.SCHOOL_ZONE,
+) -> CampaignEntry:
+    """Record how a call went and move its household on in the queue; once per call."""
+    now = _utc(now)
+    entry = attempt.entry
+    if entry is None:
+        raise QueueError("This call is not from a campaign, so it has no outcome to record.")
+    if not staff.active or (attempt.staff_id != staff.id and staff.role == Role.STAFF):
+        raise QueueError("Only the member of staff who made this call can record how it went.")
+    if call_back_at is not None:
+        call_back_at = _utc(call_back_at)
+        if outcome == Outcome.CONCERN:
+            raise QueueError("A concern goes to the DSL, so it cannot also be a call back.")
+        if call_back_at <= now:
+            raise QueueError("Choose a call-back time later than now.")
+    notes = notes.strip()
+    if outcome == Outcome.CONCERN and not notes:
+        raise QueueError("Say what the concern is; only the DSL will read it.")
+    take_write_lock(session)
+    # A concern's note lives only in the Concern row, so no page that shows
+    # call notes can show it to anyone but the DSL.
+    stored_notes = "" if outcome == Outcome.CONCERN else notes
+    # Conditional, so a double click (or two tabs) records one outcome, one concern.
+    result = session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.id == attempt.id, CallAttempt.outcome.is_(None))
+        .values(outcome=outcome, notes=stored_notes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise QueueError("This call's outcome has already been recorded.")
+    session.expire(attempt, ["outcome", "notes"])
+    return queues.outcome_recorded(session, attempt, outcome, staff=staff, now=now, notes=notes,
+                                   call_back_at=call_back_at, zone=zone)  # fmt: skip
+
+
+def _end(attempt: CallAttempt, at: datetime, reason: EndReason, by: str | None) -> None:
+    attempt.ended_at = at
+    attempt.end_reason = reason
+    attempt.ended_by = by
+
+
+def _actor(session: Session, attempt: CallAttempt) -> StaffUser | str:
+    staff = session.get(StaffUser, attempt.staff_id) if attempt.staff_id else None
+    return staff if staff is not None else "line"
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to a call rule")
+    return moment.astimezone(UTC)
