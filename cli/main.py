@@ -160,11 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from hub.demo import run_demo
+        from cli.demo import run_demo
 
         return run_demo(args.data, args.port)
     if args.command == "doctor":
-        from hub.doctor import diagnose
+        from cli.doctor import diagnose
 
         checks = diagnose(args.config)
         for check in checks:
@@ -181,9 +181,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "maintenance":
         return _maintenance(config)
     if args.command in ("line", "practice-line", "status", "test-call"):
-        from hub import line_cli
+        from cli import line
 
-        return line_cli.run(args, config)
+        return line.run(args, config)
     with open_database(config.database.url) as database:
         if args.command == "user":
             return _user(args, database)

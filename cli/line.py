@@ -1,6 +1,6 @@
 """The line's commands: ``line``, ``practice-line``, ``status`` and ``test-call``.
 
-Kept apart from ``hub.cli`` so that commands which never touch SIP don't load pjsua2.
+Kept apart from ``cli.main`` so that commands which never touch SIP don't load pjsua2.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import ProgressBar
+from cli.main import ProgressBar
 from hub.sample import school_csv
 
 PASSWORD = "correct horse battery"
@@ -226,7 +226,7 @@ def test_the_progress_bar_draws_only_on_a_terminal(tmp_path):
 
 def test_the_installed_console_script_runs(tmp_path):
     script = Path(sys.executable).parent / "phonehub"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
     env = {**os.environ, "PHONEHUB_CONFIG": str(tmp_path / "missing.toml")}
     version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("phonehub ")
@@ -275,7 +275,7 @@ def test_user_add_asks_for_the_password_twice_without_echo(cli, second, expected
     command = [
         sys.executable,
         "-m",
-        "hub",
+        "cli",
         "--config",
         str(cli.config),
         "user",
