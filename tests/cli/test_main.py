@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import ProgressBar
+from hardware.exceptions import GpioError
 from hub.sample import school_csv
 
 PASSWORD = "correct horse battery"
@@ -291,3 +292,14 @@ def test_user_add_asks_for_the_password_twice_without_echo(cli, second, expected
     assert PASSWORD not in output  # never echoed
     listed = "ann@school.example" in cli("user", "list").out
     assert listed == expected.startswith("Added")
+
+
+def test_a_hardware_error_is_one_line(cli, monkeypatch):
+    def broken(_config):
+        raise GpioError("cannot use GPIO 22 for the status lights (in use)")
+
+    monkeypatch.setattr("cli.main._maintenance", broken)
+    result = cli("maintenance")
+
+    assert (result.status, result.out) == (1, "")
+    assert result.err == "phonehub: error: cannot use GPIO 22 for the status lights (in use)\n"
