@@ -41,6 +41,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
         elif status.get("muted"):
             handset += ", muted"
         print(f"handset:      {handset}")
+        if status.get("lights"):
+            lit = ", ".join(f"{name} {what}" for name, what in status["lights"].items())
+            print(f"lights:       {lit}")
         if status.get("fault"):
             print(f"fault:        {status['fault']}")
         return 0
