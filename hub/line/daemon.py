@@ -140,7 +140,7 @@ def _run_safe_mode(config: Config, flag: Path, stop: threading.Event,
         show(lights, registration=Registration.UNREGISTERED, line=LineState.IDLE,
              recording=False, fault=True)  # fmt: skip
         service = SafeModeService(config.hub.name, lights.describe)
-        control = ControlServer(Path(config.line.control_socket), service, EventBus())  # type: ignore[arg-type]
+        control = ControlServer(Path(config.line.control_socket), service, EventBus())
         parts.callback(control.close)
         control.start()
         # The next (re)start tries the full line again.
