@@ -46,7 +46,7 @@ from hub.sample import (
 from tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
-PHONEHUB = [sys.executable, "-m", "hub"]
+PHONEHUB = [sys.executable, "-m", "cli"]
 SMALL, LARGE = 3_000, 30_000
 TARGET_LARGE_S = 10.0
 BAD_ROW_EVERY = 997  # about one row in a thousand has a mistyped mobile

@@ -534,7 +534,7 @@ def _panel(url: str, folder: Path) -> Iterator[tuple[int, int]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PHONEHUB_CONFIG", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "--config", str(config), "web"],
+        [sys.executable, "-m", "cli", "--config", str(config), "web"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

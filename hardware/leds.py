@@ -6,7 +6,9 @@ gpiozero's simulated pins, so a machine without lights and the tests run the sam
 code as the Pi. Wiring and what each light means: hardware/README.md.
 
 Pins are taken as any object with green, amber, red and hangup_button (the hub's
-``config.Pins`` is one) so that hardware/ does not import the hub's config.
+``config.Pins`` is one), and the line's state as plain values (ready, the call's
+stage, recording, fault) that the line maps its own states onto, so that
+hardware/ never imports the hub.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import gpiozero
 from gpiozero import LED, Button
 
-# Only the leaf exceptions module: the hub's CLI reports any PhoneHubError as one line.
-from hub.exceptions import GpioError
+from hardware.exceptions import GpioError
 
 log = logging.getLogger(__name__)
 _D = TypeVar("_D", bound=gpiozero.Device)
@@ -73,37 +75,48 @@ class PinLayout(Protocol):
     def hangup_button(self) -> int: ...
 
 
-class LineState(enum.StrEnum):
-    """What the phone line is doing."""
+class CallStage(enum.Enum):
+    """How far the current call has got, as the amber LED shows it."""
 
-    IDLE = "idle"
-    DIALLING = "dialling"
-    RINGING = "ringing"
+    NONE = "none"
+    # Dialling or ringing: the call is being set up.
+    SETTING_UP = "setting_up"
     CONNECTED = "connected"
 
 
-class Registration(enum.StrEnum):
-    """Whether the hub may place calls through the trunk or PBX."""
+class Mode(enum.Enum):
+    """What an LED does: the words are those of the control socket's ``lights``."""
 
-    REGISTERED = "registered"
-    UNREGISTERED = "unregistered"
-    CREDENTIALS_REJECTED = "credentials_rejected"
-    # An IP-authenticated trunk takes calls without registering: the line is ready.
-    NOT_NEEDED = "not_needed"
-
-
-class _Mode(enum.Enum):
     OFF = "off"
     ON = "on"
-    BLINK = "blink"
+    BLINK = "blinking"
 
 
-_AMBER = {
-    LineState.IDLE: _Mode.OFF,
-    LineState.DIALLING: _Mode.BLINK,
-    LineState.RINGING: _Mode.BLINK,
-    LineState.CONNECTED: _Mode.ON,
-}
+@dataclass(frozen=True)
+class Light:
+    """What one LED is doing: steady off, steady on, or blinking ``on_s`` on, ``off_s`` off."""
+
+    mode: Mode
+    on_s: float = 0.0
+    off_s: float = 0.0
+
+    @property
+    def hertz(self) -> float:
+        """Blinks a second; 0 for a steady light."""
+        return 1 / (self.on_s + self.off_s) if self.mode is Mode.BLINK else 0.0
+
+    def __str__(self) -> str:
+        if self.mode is Mode.BLINK:
+            return f"blinking at {self.hertz:g} Hz"
+        return self.mode.value
+
+
+OFF = Light(Mode.OFF)
+ON = Light(Mode.ON)
+BLINK = Light(Mode.BLINK, BLINK_ON_S, BLINK_OFF_S)
+
+_AMBER = {CallStage.NONE: OFF, CallStage.SETTING_UP: BLINK, CallStage.CONNECTED: ON}
+_NAMES = ("green", "amber", "red")
 
 
 class StatusLights:
@@ -116,13 +129,14 @@ class StatusLights:
 
         pins = Pins(green=17, amber=27, red=22, hangup_button=0)  # from hub.config
         with StatusLights(pins, on_hangup=hang_up) as lights:
-            lights.show(registration=Registration.REGISTERED, line=LineState.RINGING,
-                        recording=False, fault=False)
+            lights.show(ready=True, call=CallStage.SETTING_UP, recording=False, fault=False)
+            print(lights.showing())  # {"green": ON, "amber": BLINK, "red": OFF}
 
-    Green is lit while calls can be placed (registered, or a trunk that needs no
-    registration). Amber blinks while dialling or ringing, is steady while a call
-    is connected and off when idle. Red is steady while recording, blinks on a fault
-    (not registered, credentials rejected, or ``fault``) and is off otherwise.
+    Green is lit while calls can be placed (``ready``: registered, or a trunk that
+    needs no registration). Amber blinks while a call is being set up (dialling or
+    ringing), is steady while it is connected and off when there is none. Red is
+    steady while recording, blinks on a fault (not ready, or ``fault``) and is off
+    otherwise.
 
     ``on_hangup`` runs on gpiozero's event thread, so it should only hand the
     request to the line daemon's queue.
@@ -139,7 +153,7 @@ class StatusLights:
         self._factory = factory
         self._lock = threading.Lock()
         self._closed = False
-        self._modes: dict[str, _Mode] = {}
+        self._lights = dict.fromkeys(_NAMES, OFF)
         self._on_hangup = on_hangup
         self.button: Button | None = None
         self._devices: list[gpiozero.Device] = []
@@ -156,38 +170,31 @@ class StatusLights:
             self.close()
             raise
 
-    def show(
-        self, *, registration: Registration, line: LineState, recording: bool, fault: bool
-    ) -> None:
+    def show(self, *, ready: bool, call: CallStage, recording: bool, fault: bool) -> None:
         """Light the LEDs for this state; an LED already showing its part is left alone."""
-        ready = registration in (Registration.REGISTERED, Registration.NOT_NEEDED)
-        amber = _AMBER[line]
         # Recording wins over a fault: whoever is on the call must know it is recorded.
         if recording:
-            red = _Mode.ON
+            red = ON
         elif fault or not ready:
-            red = _Mode.BLINK
+            red = BLINK
         else:
-            red = _Mode.OFF
+            red = OFF
         with self._lock:
             # The daemon may report a last state while it is shutting down.
             if self._closed:
                 return
-            self._set(self.green, "green", _Mode.ON if ready else _Mode.OFF)
-            self._set(self.amber, "amber", amber)
+            self._set(self.green, "green", ON if ready else OFF)
+            self._set(self.amber, "amber", _AMBER[call])
             self._set(self.red, "red", red)
 
-    def describe(self) -> dict[str, str]:
-        """What each LED is doing right now, read from the devices: on, off or blinking."""
+    def showing(self) -> dict[str, Light]:
+        """What each LED is doing now, by name; nothing once closed."""
         with self._lock:
-            if self._closed:
-                return {}
-            return {
-                name: "blinking"
-                if getattr(led, "_blink_thread", None) is not None
-                else ("on" if led.is_lit else "off")
-                for name, led in (("green", self.green), ("amber", self.amber), ("red", self.red))
-            }
+            return {} if self._closed else dict(self._lights)
+
+    def describe(self) -> dict[str, str]:
+        """What each LED is doing now in a word (on, off or blinking), for the control socket."""
+        return {name: light.mode.value for name, light in self.showing().items()}
 
     def close(self) -> None:
         """Turn the LEDs off and release the pins; calling it again does nothing."""
@@ -222,14 +229,14 @@ class StatusLights:
         self._devices.append(device)
         return device
 
-    def _set(self, led: LED, name: str, mode: _Mode) -> None:
-        """Put ``led`` in ``mode`` unless it already is, so a blink is never restarted."""
-        if self._modes.get(name) == mode:
+    def _set(self, led: LED, name: str, light: Light) -> None:
+        """Make ``led`` show ``light`` unless it already does, so a blink is never restarted."""
+        if self._lights[name] == light:
             return
-        self._modes[name] = mode
-        if mode is _Mode.BLINK:
-            led.blink(on_time=BLINK_ON_S, off_time=BLINK_OFF_S)
-        elif mode is _Mode.ON:
+        self._lights[name] = light
+        if light.mode is Mode.BLINK:
+            led.blink(on_time=light.on_s, off_time=light.off_s)
+        elif light.mode is Mode.ON:
             led.on()
         else:
             led.off()

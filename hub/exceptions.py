@@ -48,10 +48,6 @@ class SpeechError(PhoneHubError):
     """A spoken prompt cannot be rendered to audio."""
 
 
-class GpioError(PhoneHubError):
-    """The status lights or the hang-up button cannot be driven."""
-
-
 class LineError(PhoneHubError):
     """The line daemon cannot start, or cannot carry out what it was asked."""
 

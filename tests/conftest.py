@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import main
+from cli.main import main
 from hub.db import Database, open_database
 from tests.postgres import PostgresServer
 

@@ -1,30 +1,47 @@
 """The control socket: a Unix socket speaking JSON lines (docs/control-protocol.md).
 
-Each connection is served on a thread of its own and goes through LineService,
-which hands the SIP work to the SIP thread; nothing here touches pjsua2. Threads
-are kept for the next connection rather than started for each one: starting one
-costs a request up to a millisecond or two on a busy Pi, and a dial waits for it.
+Each connection is served on a thread of a pool and goes through the service
+(LineService, or SafeModeService in safe mode), which hands the SIP work to the SIP
+thread; nothing here touches pjsua2. Threads are kept for the next connection
+rather than started for each one: starting one costs a request up to a millisecond
+or two on a busy Pi, and a dial waits for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import queue
 import socket
 import socketserver
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hub.exceptions import DialRefused, LineError, PhoneHubError
 from hub.line.events import EventBus
-from hub.line.service import LineService
 
 log = logging.getLogger(__name__)
 
 MAX_LINE = 64 * 1024
+# Each event subscription holds a thread for as long as it lasts (one per panel, one per
+# phonehub test-call); requests hold one for a moment. Far more than a hub ever has open.
+MAX_HANDLERS = 32
+
+
+class Service(Protocol):
+    """What the control socket asks of the line: each request's reply, or a PhoneHubError."""
+
+    def status(self) -> dict[str, Any]: ...
+    def dial(self, attempt_id: int) -> dict[str, Any]: ...
+    def test_call(self, number_text: str, as_email: str) -> dict[str, Any]: ...
+    def practice_call(self, as_email: str) -> dict[str, Any]: ...
+    def report_fault(self, message: str) -> dict[str, Any]: ...
+    def hangup(self) -> dict[str, Any]: ...
+    def voicemail(self) -> dict[str, Any]: ...
+    def mute(self, on: bool) -> dict[str, Any]: ...
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -68,21 +85,18 @@ class _Handler(socketserver.StreamRequestHandler):
                     return
 
 
-class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class ControlServer(socketserver.UnixStreamServer):
     """Serves the control socket until ``close``."""
 
-    daemon_threads = True
-
-    def __init__(self, path: Path, service: LineService, events: EventBus) -> None:
+    def __init__(self, path: Path, service: Service, events: EventBus) -> None:
         self.path = path
         self.service = service
         self.events = events
         self.stopping = threading.Event()
-        # Connections for the handler threads; None tells one to finish.
-        self._connections: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
-        self._workers_lock = threading.Lock()
-        self._idle = 0  # handler threads waiting for a connection, none of them promised
-        self._workers = 0
+        self._pool = ThreadPoolExecutor(MAX_HANDLERS, thread_name_prefix="control-handler")
+        # Connections being served, so close() can end those a client left open.
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         _claim(path)
         old_umask = os.umask(0o117)  # the socket is born 0660: the hub's user and group
         try:
@@ -96,22 +110,26 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.thread.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Hand the connection to a waiting handler thread, starting one if none waits."""
-        with self._workers_lock:
-            waiting = self._idle > 0
-            if waiting:
-                self._idle -= 1  # promised to this connection
-            else:
-                self._workers += 1
-        if not waiting:
-            threading.Thread(target=self._work, name="control-handler", daemon=True).start()
-        self._connections.put((request, client_address))
+        """Hand the connection to the pool, which reuses an idle thread if it has one."""
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            self._pool.submit(self._serve, request, client_address)
+        except RuntimeError:  # the pool has shut down: we are closing
+            self._done(request)
 
-    def _work(self) -> None:
-        while (connection := self._connections.get()) is not None:
-            self.process_request_thread(*connection)
-            with self._workers_lock:
-                self._idle += 1
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self._done(request)
+
+    def _done(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        self.shutdown_request(request)
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         """The reply to one request."""
@@ -153,10 +171,14 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             self.shutdown()
         self.server_close()
         self.path.unlink(missing_ok=True)
-        with self._workers_lock:
-            workers = self._workers
-        for _ in range(workers):
-            self._connections.put(None)
+        # A client that keeps its connection open would hold its thread, and the pool's
+        # threads are joined at exit: end each connection so its handler returns.
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _claim(path: Path) -> None:

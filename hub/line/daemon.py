@@ -16,9 +16,8 @@ import threading
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-from hardware.leds import LineState, Registration, StatusLights
+from hardware.leds import StatusLights
 from hub.config import Config
 from hub.db import open_database
 from hub.exceptions import LineError
@@ -30,9 +29,11 @@ from hub.line.attempts import (
 )
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
+from hub.line.lights import LineLights, show
 from hub.line.line import Hangup, Line, Prompts
 from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
 from hub.line.service import LineService
+from hub.line.states import LineState, Registration
 from hub.numbers import format_for_people
 from hub.speech import SpeechCache
 from hub.systemd import Notifier
@@ -58,37 +59,6 @@ def _spoken_number(e164: str) -> str:
     # "0 1 6 3 2, 9 6 0 …": digits one by one, grouped as people write them.
     groups = format_for_people(e164).split()
     return ", ".join(" ".join(group) for group in groups)
-
-
-class _Lights:
-    """Combines the line's state and the database's health onto the LEDs."""
-
-    def __init__(self, lights: StatusLights) -> None:
-        self.lights = lights
-        self.lock = threading.Lock()
-        self.state: dict[str, Any] = {
-            "registration": Registration.UNREGISTERED,
-            "line": LineState.IDLE,
-            "recording": False,
-            "handset_missing": False,
-        }
-        self.fault = False
-
-    def line_changed(self, state: dict[str, Any]) -> None:
-        with self.lock:
-            self.state = state
-            self._show()
-
-    def database_fault(self, fault: bool) -> None:
-        with self.lock:
-            self.fault = fault
-            self._show()
-
-    def _show(self) -> None:
-        state = dict(self.state)
-        # An unplugged handset blinks the red LED, as a fault IT or staff can fix.
-        handset_missing = state.pop("handset_missing", False)
-        self.lights.show(fault=self.fault or handset_missing, **state)
 
 
 def _check(config: Config) -> None:
@@ -135,7 +105,7 @@ def run_line(config: Config) -> int:
                 on_hangup=lambda: line.commands.put(Hangup()),
             )
         )
-        lights = _Lights(status_lights)
+        lights = LineLights(status_lights)
         events = EventBus()
         writer = AttemptWriter(database, events, hub_id, lights.database_fault)
         writer.start()
@@ -167,10 +137,10 @@ def _run_safe_mode(config: Config, flag: Path, stop: threading.Event,
     log.error("the last start of the line never finished; starting in safe mode")
     with ExitStack() as parts:
         lights = parts.enter_context(StatusLights(config.gpio.pins, config.gpio.pin_factory))
-        lights.show(registration=Registration.UNREGISTERED, line=LineState.IDLE,
-                    recording=False, fault=True)  # fmt: skip
+        show(lights, registration=Registration.UNREGISTERED, line=LineState.IDLE,
+             recording=False, fault=True)  # fmt: skip
         service = SafeModeService(config.hub.name, lights.describe)
-        control = ControlServer(Path(config.line.control_socket), service, EventBus())  # type: ignore[arg-type]
+        control = ControlServer(Path(config.line.control_socket), service, EventBus())
         parts.callback(control.close)
         control.start()
         # The next (re)start tries the full line again.

@@ -28,7 +28,6 @@ from typing import Any
 
 import pjsua2 as pj
 
-from hardware.leds import LineState, Registration
 from hub import calls
 from hub.config import Config
 from hub.exceptions import LineError
@@ -48,6 +47,7 @@ from hub.line.sip import (
     release_free_memory,
     rx_packets,
 )
+from hub.line.states import LineState, Registration
 from hub.models import EndReason
 from hub.numbers import format_for_trunk
 

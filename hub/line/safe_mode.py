@@ -10,7 +10,7 @@ says what to do. The next restart tries the full start again.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,9 @@ def start_flag(data_dir: Path) -> Path:
 class SafeModeService:
     """Answers the control socket while the line is in safe mode."""
 
-    def __init__(self, hub_name: str, lights: Any) -> None:
+    def __init__(self, hub_name: str, lights: Callable[[], dict[str, str]]) -> None:
         self.hub_name = hub_name
         self.lights = lights
-        self.lock = threading.Lock()
 
     def status(self) -> dict[str, Any]:
         """Safe mode, the advice, and the LEDs."""
@@ -44,4 +43,4 @@ class SafeModeService:
     def _refuse(self, *_args: object, **_kwargs: object) -> dict[str, Any]:
         raise LineError(ADVICE)
 
-    dial = test_call = practice_call = hangup = voicemail = report_fault = _refuse
+    dial = test_call = practice_call = hangup = voicemail = mute = report_fault = _refuse

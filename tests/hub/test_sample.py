@@ -6,10 +6,7 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import select
 
-from hub.demo import _fill
-from hub.models import Guardian, PupilContact
 from hub.sample import school_csv
 
 # Names a reader takes for a woman's or a man's, whatever the sample draws from.
@@ -42,19 +39,3 @@ def test_every_sample_guardians_first_name_fits_the_relationship(seed):
     pairs = {(row["Contact Name"], row["Relationship"]) for row in rows}
     assert {relationship for _, relationship in pairs} == set(FITS)
     assert misfits(pairs) == []
-
-
-def test_the_demo_schools_families_are_named_for_who_they_are(sqlite_database):
-    with sqlite_database.session() as session:
-        _fill(session)
-        pairs = set(
-            session.execute(
-                select(Guardian.name, PupilContact.relationship_).join(PupilContact.guardian)
-            )
-        )
-        # Two adults in one family never share a first name.
-        for guardians in session.scalars(select(Guardian.household_id).distinct()):
-            names = session.scalars(select(Guardian.name).where(Guardian.household_id == guardians))
-            firsts = [name.split()[0] for name in names]
-            assert len(firsts) == len(set(firsts)), firsts
-    assert pairs and misfits(pairs) == []

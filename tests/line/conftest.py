@@ -45,7 +45,7 @@ FAMILY_NUMBER = "07700900123"
 HUB_USER, HUB_PASSWORD = "hub-office", "hub-secret-1"
 PRACTICE_PASSWORD = "practice-secret"
 STAFF_NAME, STAFF_EMAIL = "Imogen Staffwright", "imogen.staffwright@school.example"
-PHONEHUB = [sys.executable, "-m", "hub"]
+PHONEHUB = [sys.executable, "-m", "cli"]
 
 
 def free_port() -> int:

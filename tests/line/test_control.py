@@ -21,7 +21,7 @@ class _Service:
 
 
 def _handlers() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "control-handler"]
+    return [thread for thread in threading.enumerate() if thread.name.startswith("control-handler")]
 
 
 def test_connections_reuse_handler_threads_and_close_ends_them(tmp_path: Path):

@@ -1,7 +1,7 @@
 """The ``phonehub`` command: config, database, users, import and the demo.
 
 Every command loads the config (``--config``, ``PHONEHUB_CONFIG`` or
-/etc/phonehub/phonehub.toml). A PhoneHubError is printed as
+/etc/phonehub/phonehub.toml). A PhoneHubError or HardwareError is printed as
 ``phonehub: error: <sentence>`` with exit status 1; set DEBUG=1 for the traceback.
 """
 
@@ -19,6 +19,7 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session
 
+from hardware.exceptions import HardwareError
 from hub import __version__, users
 from hub.config import Config, load_config
 from hub.db import Database, current_revision, head_revision, make_engine, open_database
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except PhoneHubError as exc:
+    except (PhoneHubError, HardwareError) as exc:
         if os.environ.get("DEBUG"):
             traceback.print_exc()
         print(f"phonehub: error: {exc}", file=sys.stderr)
@@ -160,11 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from hub.demo import run_demo
+        from cli.demo import run_demo
 
         return run_demo(args.data, args.port)
     if args.command == "doctor":
-        from hub.doctor import diagnose
+        from cli.doctor import diagnose
 
         checks = diagnose(args.config)
         for check in checks:
@@ -181,9 +182,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "maintenance":
         return _maintenance(config)
     if args.command in ("line", "practice-line", "status", "test-call"):
-        from hub import line_cli
+        from cli import line
 
-        return line_cli.run(args, config)
+        return line.run(args, config)
     with open_database(config.database.url) as database:
         if args.command == "user":
             return _user(args, database)

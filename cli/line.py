@@ -1,6 +1,6 @@
 """The line's commands: ``line``, ``practice-line``, ``status`` and ``test-call``.
 
-Kept apart from ``hub.cli`` so that commands which never touch SIP don't load pjsua2.
+Kept apart from ``cli.main`` so that commands which never touch SIP don't load pjsua2.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
         elif status.get("muted"):
             handset += ", muted"
         print(f"handset:      {handset}")
+        if status.get("lights"):
+            lit = ", ".join(f"{name} {what}" for name, what in status["lights"].items())
+            print(f"lights:       {lit}")
         if status.get("fault"):
             print(f"fault:        {status['fault']}")
         return 0

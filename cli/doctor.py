@@ -144,11 +144,12 @@ def _speech() -> Check:
 
 
 def _gpio(config: Config) -> Check:
+    from hardware.exceptions import GpioError
     from hardware.leds import make_pin_factory
 
     try:
         factory = make_pin_factory(config.gpio.pin_factory)
-    except PhoneHubError as exc:
+    except GpioError as exc:
         return Check("gpio", False, str(exc))
     if factory is not None:
         factory.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import ProgressBar
+from cli.main import ProgressBar
+from hardware.exceptions import GpioError
 from hub.sample import school_csv
 
 PASSWORD = "correct horse battery"
@@ -226,7 +227,7 @@ def test_the_progress_bar_draws_only_on_a_terminal(tmp_path):
 
 def test_the_installed_console_script_runs(tmp_path):
     script = Path(sys.executable).parent / "phonehub"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "hub"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
     env = {**os.environ, "PHONEHUB_CONFIG": str(tmp_path / "missing.toml")}
     version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("phonehub ")
@@ -275,7 +276,7 @@ def test_user_add_asks_for_the_password_twice_without_echo(cli, second, expected
     command = [
         sys.executable,
         "-m",
-        "hub",
+        "cli",
         "--config",
         str(cli.config),
         "user",
@@ -291,3 +292,14 @@ def test_user_add_asks_for_the_password_twice_without_echo(cli, second, expected
     assert PASSWORD not in output  # never echoed
     listed = "ann@school.example" in cli("user", "list").out
     assert listed == expected.startswith("Added")
+
+
+def test_a_hardware_error_is_one_line(cli, monkeypatch):
+    def broken(_config):
+        raise GpioError("cannot use GPIO 22 for the status lights (in use)")
+
+    monkeypatch.setattr("cli.main._maintenance", broken)
+    result = cli("maintenance")
+
+    assert (result.status, result.out) == (1, "")
+    assert result.err == "phonehub: error: cannot use GPIO 22 for the status lights (in use)\n"

@@ -176,7 +176,7 @@ def run_demo(data_dir: Path | None, port: int = 8080) -> int:
     with open_database(config.database.url) as database, database.session() as session:
         _fill(session)
         staff = session.scalar(select(func.count()).select_from(StaffUser))
-    phonehub = [sys.executable, "-m", "hub", "--config", str(config_path)]
+    phonehub = [sys.executable, "-m", "cli", "--config", str(config_path)]
     practice_port = config.sip.proxy.rsplit(":", 1)[1]
     high = config.sip.rtp_port_range[1]
     commands = [
