@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 from hub.exceptions import ConfigError
-from hub.numbers import KIND_DESCRIPTIONS, Kind, classify, parse
+from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, classify, parse
 
 DEFAULT_PATH = Path("/etc/phonehub/phonehub.toml")
 ENV_VAR = "PHONEHUB_CONFIG"
@@ -42,8 +42,6 @@ DialFormat = Literal["national", "e164"]
 PinFactory = Literal["", "mock", "lgpio", "rpigpio", "pigpio", "native"]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-# The dial guard refuses these whatever the config says.
-_NEVER_DIALLED = (Kind.PREMIUM_RATE, Kind.SHORT_CODE, Kind.INVALID)
 _SCHOOL_KINDS = (Kind.GEOGRAPHIC, Kind.MOBILE, Kind.NON_GEOGRAPHIC, Kind.FREEPHONE)
 _DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
 
@@ -150,11 +148,11 @@ class KindChoice(Choice):
     """A kind of number that staff may be allowed to call."""
 
     def __init__(self) -> None:
-        super().__init__(k for k in Kind if k not in (*_NEVER_DIALLED, Kind.INTERNATIONAL))
+        super().__init__(k for k in Kind if k not in NEVER_DIALLED | {Kind.INTERNATIONAL})
 
     def convert(self, value: object) -> Kind:
         text = _text(value)
-        if text in _NEVER_DIALLED:
+        if text in NEVER_DIALLED:
             raise ValueError(f"{text} can never be allowed")
         if text == Kind.INTERNATIONAL:
             raise ValueError("allow international numbers with dialplan.international = true")
