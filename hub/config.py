@@ -28,6 +28,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from hub.exceptions import ConfigError
 from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, classify, parse
 
@@ -787,13 +790,14 @@ def _split_host_port(text: str) -> tuple[str, int | None]:
 
 def _mask_url(url: str) -> str:
     """``url`` with the password in it, if any, replaced by the mask."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, tail = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    user, colon, password = userinfo.partition(":")
-    if not password:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # no URL at all, so no password in one
+    if not parsed.password:
         return url
-    return f"{scheme}{sep}{user}{colon}{MASK}{at}{hostport}{slash}{tail}"
+    # SQLAlchemy masks with "***"; show every secret the one way, as show() says.
+    return parsed.render_as_string(hide_password=True).replace(":***@", f":{MASK}@", 1)
 
 
 def _one_of(options: Iterable[str]) -> str:
