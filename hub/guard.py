@@ -30,11 +30,7 @@ from hub import audit, calls
 from hub.config import DAYS, Config
 from hub.exceptions import DialRefused, NumberError
 from hub.models import CallAttempt, Campaign, EndReason, PhoneNumber, Role, StaffUser, utcnow
-from hub.numbers import KIND_DESCRIPTIONS, Kind, Number, parse
-
-# Refused whatever dialplan.allowed says: premium-rate numbers and short codes are
-# how toll fraud makes money, and an invalid number can only be a mistake.
-NEVER_DIALLED = frozenset({Kind.PREMIUM_RATE, Kind.SHORT_CODE, Kind.INVALID})
+from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
 
 HOUR = timedelta(hours=1)
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

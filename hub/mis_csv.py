@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hub.exceptions import ImportFileError, NumberError
-from hub.numbers import KIND_DESCRIPTIONS, Kind, Number, parse
+from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
 
 # progress(phase, done, total): the import is in ``phase`` and ``done`` of ``total``.
 Progress = Callable[[str, int, int], None]
@@ -108,8 +108,9 @@ PHONE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # fmt: on
 
-# Numbers that are never imported: they can't be dialled, or are toll-fraud bait.
-REFUSED_KINDS = (Kind.INVALID, Kind.SHORT_CODE, Kind.PREMIUM_RATE, Kind.PERSONAL)
+# Numbers that are never imported: those the hub never dials, and 070 personal
+# numbers, which a family would not give the school and are toll-fraud bait.
+REFUSED_KINDS = NEVER_DIALLED | {Kind.PERSONAL}
 
 _YES = {"yes", "y", "true", "t", "1", "x"}
 _NO = {"no", "n", "false", "f", "0", ""}

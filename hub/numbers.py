@@ -56,6 +56,10 @@ KIND_DESCRIPTIONS: dict[Kind, str] = {
     Kind.INVALID: "not a valid phone number",
 }
 
+# Refused whatever dialplan.allowed says: premium-rate numbers and short codes are
+# how toll fraud makes money, and an invalid number can only be a mistake.
+NEVER_DIALLED = frozenset({Kind.PREMIUM_RATE, Kind.SHORT_CODE, Kind.INVALID})
+
 _TYPE_KINDS: dict[int, Kind] = {
     PhoneNumberType.FIXED_LINE: Kind.GEOGRAPHIC,
     PhoneNumberType.MOBILE: Kind.MOBILE,
@@ -88,11 +92,6 @@ class Number:
 
     e164: str
     kind: Kind
-
-    @property
-    def diallable(self) -> bool:
-        """True when the number is of a kind the hub could ever dial."""
-        return self.kind not in (Kind.INVALID, Kind.SHORT_CODE)
 
 
 def parse(text: str, region: str = DEFAULT_REGION) -> Number:

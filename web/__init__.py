@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from hub.config import Config, load_config
 from hub.db import open_database
+from hub.private_files import private_file
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,7 @@ log = logging.getLogger(__name__)
 def _secret_key(config: Config) -> bytes:
     """The key that signs session cookies: made once, kept private in the data folder."""
     path = Path(config.hub.data_dir) / "web-secret-key"
-    if not path.exists():
-        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
-    return path.read_bytes()
+    return private_file(path, secrets.token_bytes(32))
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -3,7 +3,7 @@
 Waitress, the usual choice, cannot serve HTTPS, so the panel runs on cheroot,
 whose built-in TLS uses Python's own ssl module. Without a certificate in
 ``[web] tls_cert`` and ``tls_key``, the hub makes a self-signed one the first time
-(with Debian's openssl) and keeps it in the data folder; browsers warn about it
+(with the cryptography package) and keeps it in the data folder; browsers warn about it
 until the school provides a proper one (docs/install-raspberry-pi.md).
 
 cheroot serves each request on one of a fixed number of threads (``[web] threads``).
@@ -15,18 +15,25 @@ never given to a desk, and the bench measures what each desk costs.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import signal
 import socket
-import subprocess
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import NameOID
 
 from hub.config import Config
 from hub.exceptions import PhoneHubError
+from hub.private_files import private_file
 from web import create_app
 
 CERTIFICATE_DAYS = 825  # the longest validity browsers accept
@@ -50,27 +57,64 @@ def certificate(config: Config) -> tuple[Path, Path]:
 def _make_self_signed(config: Config, cert: Path, key: Path) -> None:
     cert.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     host = socket.gethostname()
-    names = {f"DNS:{host}", f"DNS:{host}.local", "DNS:localhost", "IP:127.0.0.1"}
+    names: set[x509.GeneralName] = {
+        x509.DNSName(host),
+        x509.DNSName(f"{host}.local"),
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    }
     # No address for our own name: the names above still work.
     with contextlib.suppress(OSError):
-        names |= {f"IP:{ip}" for ip in socket.gethostbyname_ex(host)[2]}
+        names |= {
+            x509.IPAddress(ipaddress.ip_address(ip)) for ip in socket.gethostbyname_ex(host)[2]
+        }
     if config.web.bind not in ("0.0.0.0", "::"):
-        kind = "IP" if config.web.bind.replace(".", "").isdigit() else "DNS"
-        names.add(f"{kind}:{config.web.bind}")
-    command = [
-        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-days", str(CERTIFICATE_DAYS), "-subj", f"/CN={config.hub.name}",
-        "-addext", "subjectAltName=" + ",".join(sorted(names)),
-        "-keyout", str(key), "-out", str(cert),
-    ]  # fmt: skip
+        try:
+            names.add(x509.IPAddress(ipaddress.ip_address(config.web.bind)))
+        except ValueError:
+            names.add(x509.DNSName(config.web.bind))
+    # A key already there (the certificate was lost) is kept; otherwise a new P-256 one.
+    fresh = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     try:
-        subprocess.run(command, check=True, capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
+        own_key = serialization.load_pem_private_key(private_file(key, fresh), password=None)
+    except (ValueError, TypeError) as exc:
         raise PhoneHubError(
-            "Could not make the panel's certificate with openssl; install it "
-            "(sudo apt-get install openssl) or set [web] tls_cert and tls_key."
+            f"Cannot read the panel's key {key}; delete it for a new one, "
+            "or set [web] tls_cert and tls_key."
         ) from exc
-    key.chmod(0o600)
+    try:
+        cert.write_bytes(_self_signed(config.hub.name, names, own_key))
+    except ValueError as exc:  # a [hub] name or host name a certificate cannot hold
+        raise PhoneHubError(
+            f"Could not make the panel's certificate ({exc}); "
+            "set [web] tls_cert and tls_key, or shorten [hub] name."
+        ) from exc
+
+
+def _self_signed(
+    name: str, names: set[x509.GeneralName], key: CertificateIssuerPrivateKeyTypes
+) -> bytes:
+    """A PEM certificate for ``name`` signed by its own ``key``, as ``openssl req -x509`` makes."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    public = key.public_key()
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=CERTIFICATE_DAYS))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(sorted(names, key=str)), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def serve(config: Config) -> int:

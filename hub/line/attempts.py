@@ -26,6 +26,7 @@ from hub.db import Database
 from hub.exceptions import LineError
 from hub.line.events import Event, EventBus
 from hub.models import Hub, utcnow
+from hub.private_files import private_file
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,8 @@ NAME_HELD_FOR = timedelta(seconds=4 * HEARTBEAT_S)
 
 def machine_id(data_dir: str | Path) -> str:
     """This machine's identity among hubs: a random token made once in data_dir."""
-    path = Path(data_dir) / "hub-id"
-    if not path.exists():
-        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(16) + "\n")
-    return path.read_text().strip()
+    token = private_file(Path(data_dir) / "hub-id", f"{secrets.token_hex(16)}\n".encode())
+    return token.decode().strip()
 
 
 def register_hub(database: Database, name: str, machine: str = "") -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub import config
-from hub.config import BUILT_IN, Config, Table, load_config, parse_config
+from hub.config import BUILT_IN, Config, Table, load_config, loading, parse_config
 from hub.exceptions import ConfigError
 from hub.numbers import Kind
 
@@ -485,7 +485,7 @@ def files(tmp_path, monkeypatch):
     """Three config files, each with its own school name; the /etc one is the default."""
     for name in ("explicit", "env", "etc"):
         (tmp_path / f"{name}.toml").write_text(f'[school]\nname = "{name}"\n')
-    monkeypatch.setattr(config, "DEFAULT_PATH", tmp_path / "etc.toml")
+    monkeypatch.setattr(loading, "DEFAULT_PATH", tmp_path / "etc.toml")
     return tmp_path
 
 
@@ -505,7 +505,7 @@ def test_default_file_is_used_when_nothing_is_named(files):
 
 
 def test_built_in_defaults_when_the_default_file_is_absent(files, monkeypatch):
-    monkeypatch.setattr(config, "DEFAULT_PATH", files / "absent.toml")
+    monkeypatch.setattr(loading, "DEFAULT_PATH", files / "absent.toml")
     cfg = load_config(environ={})
     assert (cfg.school.name, cfg.source) == ("Example School", BUILT_IN)
 

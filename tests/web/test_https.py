@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+import socket
 import ssl
 import subprocess
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hub.config import parse_config
 from hub.exceptions import ConfigError
 from tests.line.conftest import PHONEHUB, free_port, wait_until
 from tests.web.conftest import answers
+from web.serve import certificate
 
 
 def serve(tmp_path: Path, extra: str = "") -> tuple[subprocess.Popen[bytes], str]:
@@ -45,6 +53,23 @@ def test_a_new_hub_serves_https_with_its_own_certificate_and_secure_cookies(tmp_
         process.terminate()
         process.wait(10)
     assert token
+
+
+def test_the_hubs_own_certificate_names_the_hub_and_this_machine(tmp_path):
+    config = parse_config(f'[hub]\nname = "office-1"\ndata_dir = "{tmp_path}"\n')
+    cert_path, key_path = certificate(config)
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    assert cert.subject == cert.issuer
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "office-1"
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"localhost", socket.gethostname()} <= set(names.get_values_for_type(x509.DNSName))
+    assert ipaddress.ip_address("127.0.0.1") in names.get_values_for_type(x509.IPAddress)
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == timedelta(days=825)
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    assert cert.public_key().curve.name == "secp256r1"
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    assert certificate(config) == (cert_path, key_path)
+    assert cert_path.read_bytes() == cert.public_bytes(serialization.Encoding.PEM)  # kept
 
 
 def test_the_schools_own_certificate_is_used_when_configured(tmp_path):

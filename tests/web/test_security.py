@@ -51,6 +51,12 @@ def _every_route(app):
     return sorted(routes, key=lambda route: route[0].endpoint == "account.logout")
 
 
+def test_the_session_key_is_kept_private_in_the_data_folder(app, tmp_path):
+    path = tmp_path / "web-secret-key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_bytes() == app.config["SECRET_KEY"]
+
+
 def test_every_view_declares_who_may_use_it(app):
     for rule, _, view in _every_route(app):
         declared = getattr(view, "allowed_roles", None) or getattr(view, "is_public", False)
