@@ -31,6 +31,7 @@ from hub.config import DAYS, Config
 from hub.exceptions import DialRefused, NumberError
 from hub.models import CallAttempt, Campaign, EndReason, PhoneNumber, Role, StaffUser, utcnow
 from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
+from hub.queues.rules import CallerBar, caller_bar
 
 HOUR = timedelta(hours=1)
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -56,6 +57,23 @@ class Refusal(enum.StrEnum):
     STAFF_RATE = "staff_rate"
     NUMBER_RATE = "number_rate"
     HUB_RATE = "hub_rate"
+
+
+# The queue's rule on who may call a campaign's families, as the guard refuses a dial.
+CALLER_REFUSALS = {
+    CallerBar.DISABLED: (
+        Refusal.STAFF_INACTIVE,
+        "This call has no active member of staff making it, so it cannot be dialled.",
+    ),
+    CallerBar.NOT_OPTED_IN: (
+        Refusal.NOT_OPTED_IN,
+        "You have not opted in to making calls through the hub.",
+    ),
+    CallerBar.NOT_DSL: (
+        Refusal.NOT_DSL,
+        "Only the designated safeguarding lead can call this campaign's families.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -204,21 +222,9 @@ def _family_number(
 
 
 def _check_caller(staff: StaffUser | None, campaign: Campaign | None) -> StaffUser:
-    if staff is None or not staff.active:
-        raise _Refused(
-            Refusal.STAFF_INACTIVE,
-            "This call has no active member of staff making it, so it cannot be dialled.",
-        )
-    if staff.role == Role.STAFF and not staff.opted_in:
-        raise _Refused(
-            Refusal.NOT_OPTED_IN, "You have not opted in to making calls through the hub."
-        )
-    # The vulnerable-children queue is the DSL's alone, even if a call reaches the line.
-    if campaign is not None and campaign.dsl_only and staff.role != Role.DSL:
-        raise _Refused(
-            Refusal.NOT_DSL,
-            "Only the designated safeguarding lead can call this campaign's families.",
-        )
+    bar = caller_bar(staff, campaign)
+    if bar is not None or staff is None:
+        raise _Refused(*CALLER_REFUSALS[bar or CallerBar.DISABLED])
     return staff
 
 
