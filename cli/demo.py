@@ -29,7 +29,6 @@ from hub.config import load_config
 from hub.db import open_database
 from hub.exceptions import PhoneHubError
 from hub.models import (
-    Campaign,
     CampaignEntry,
     EndReason,
     Outcome,
@@ -122,14 +121,14 @@ def _fill(session: Session) -> None:
     }
     now = utcnow()
     admin = accounts[Role.ADMIN]
-    welfare = Campaign(name="Autumn welfare calls", purpose=Purpose.WELFARE,
-                       talking_points="Ask how the family is, and whether they need anything "
-                       "from school.", created_by_id=admin.id)  # fmt: skip
-    positive = Campaign(name="Positive calls home: Year 6", purpose=Purpose.POSITIVE,
-                        talking_points="Tell them what their child did; it's good news only.",
-                        created_by_id=admin.id)  # fmt: skip
-    session.add_all([welfare, positive])
-    session.flush()
+    welfare = queues.create_campaign(session, queues.CampaignPlan(
+        name="Autumn welfare calls", purpose=Purpose.WELFARE,
+        talking_points="Ask how the family is, and whether they need anything from school.",
+    ), actor=admin, now=now)  # fmt: skip
+    positive = queues.create_campaign(session, queues.CampaignPlan(
+        name="Positive calls home: Year 6", purpose=Purpose.POSITIVE,
+        talking_points="Tell them what their child did; it's good news only.",
+    ), actor=admin, now=now)  # fmt: skip
     queues.add_households(session, welfare, actor=admin, now=now, years=("7", "8", "9"))
     queues.add_households(session, positive, actor=admin, now=now, years=("6",))
     queues.assign(session, welfare, actor=admin, method="round_robin", now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -75,39 +75,28 @@ def create() -> str | BaseResponse | tuple[str, int]:
         return render_template("campaign_new.html", purposes=PURPOSES, staff=staff, form={})
     form = request.form
     try:
-        campaign = Campaign(
-            name=_required(form.get("name", ""), "Give the campaign a name."),
-            purpose=Purpose(form.get("purpose", "")),
-            talking_points=form.get("talking_points", "").strip(),
-            cadence_days=_whole(form.get("cadence_days", "14"), "The cadence", 1, 365),
+        plan = queues.CampaignPlan(
+            name=form.get("name", ""),
+            purpose=_purpose(form.get("purpose", "")),
+            talking_points=form.get("talking_points", ""),
+            cadence_days=_whole(
+                form.get("cadence_days", "14"), "The cadence", 1, queues.MAX_CADENCE_DAYS
+            ),
             window_start=_clock(form.get("window_start", "")),
             window_end=_clock(form.get("window_end", "")),
             recording=form.get("recording") == "on",
-            dsl_only=user.role is Role.DSL and form.get("dsl_only") == "on",
-            any_opted_in_staff=form.get("who") != "named",
-            deadline=date.fromisoformat(form["deadline"]) if form.get("deadline") else None,
-            created_by_id=user.id,
+            dsl_only=form.get("dsl_only") == "on",
+            named_staff=None
+            if form.get("who") != "named"
+            else [u for u in staff if u.id in {int(i) for i in form.getlist("staff")}],
+            deadline=_date(form.get("deadline", "")),
         )
-        if (
-            campaign.window_start
-            and campaign.window_end
-            and (campaign.window_start >= campaign.window_end)
-        ):
-            raise ValueError("The calling window must end after it starts.")
-        if not campaign.any_opted_in_staff:
-            chosen = {int(i) for i in form.getlist("staff")}
-            campaign.staff = [u for u in staff if u.id in chosen]
-            if not campaign.staff:
-                raise ValueError("Choose who may work this campaign.")
-    except ValueError as exc:
-        message = str(exc) if str(exc)[:1].isupper() else "Choose a purpose."
-        flash(message, "error")
+        campaign = queues.create_campaign(db(), plan, actor=user, now=utcnow())
+    except (ValueError, QueueError) as exc:
+        # Our own sentences start with a capital; a bare int() failure means a forged form.
+        flash(str(exc) if str(exc)[:1].isupper() else "Check the form and try again.", "error")
         return render_template("campaign_new.html", purposes=PURPOSES, staff=staff,
                                form=form), 400  # fmt: skip
-    db().add(campaign)
-    db().flush()
-    audit.record(db(), "campaign.created", actor=user, target_type="campaign",
-                 target_id=campaign.id, detail={"purpose": campaign.purpose.value})  # fmt: skip
     return redirect(url_for("campaigns.show", campaign_id=campaign.id))
 
 
@@ -140,6 +129,8 @@ def _show(campaign: Campaign, typed: dict[int, str] | None = None) -> str:
                            progress=queues.progress(db(), campaign), staff=staff,
                            sharers=queues.sharing_staff(db(), campaign),
                            entries=entries, typed=typed or {},
+                           held=queues.held_by_cadence(db(), campaign, now=utcnow()),
+                           cadence=timedelta(days=campaign.cadence_days),
                            EntryState=EntryState)  # fmt: skip
 
 
@@ -189,9 +180,7 @@ def close(campaign_id: int) -> str | BaseResponse:
         return render_template("campaign_close.html", campaign=campaign,
                                progress=queues.progress(db(), campaign),
                                EntryState=EntryState)  # fmt: skip
-    campaign.closed_at = utcnow()
-    audit.record(db(), "campaign.closed", actor=_user(), target_type="campaign",
-                 target_id=campaign.id)  # fmt: skip
+    queues.close_campaign(db(), campaign, actor=_user(), now=utcnow())
     flash(f"{campaign.name} is closed.", "info")
     return redirect(url_for("campaigns.show", campaign_id=campaign.id))
 
@@ -201,14 +190,33 @@ def close(campaign_id: int) -> str | BaseResponse:
 def reopen(campaign_id: int) -> BaseResponse:
     """Open a closed campaign again, so its families waiting are offered once more."""
     campaign = _campaign(campaign_id)
-    if campaign.closed_at is None:
-        flash(f"{campaign.name} is already open.", "info")
-    else:
-        campaign.closed_at = None
-        audit.record(db(), "campaign.reopened", actor=_user(), target_type="campaign",
-                     target_id=campaign.id)  # fmt: skip
+    if queues.reopen_campaign(db(), campaign, actor=_user(), now=utcnow()):
         flash(f"{campaign.name} is open again.", "info")
+    else:
+        flash(f"{campaign.name} is already open.", "info")
     return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/entries/<int:entry_id>/override", methods=["POST"])
+@roles(Role.DSL)
+def override(campaign_id: int, entry_id: int) -> BaseResponse:
+    """Let a family reached recently in another campaign be called now, with the DSL's reason."""
+    campaign = _campaign(campaign_id)
+    entry = db().get(CampaignEntry, entry_id)
+    if entry is None or entry.campaign_id != campaign.id:
+        abort(404)
+    try:
+        queues.override_cadence(db(), entry, _user(), request.form.get("reason", ""), utcnow())
+    except QueueError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{_pupils(entry)} can be called now; your reason is in the audit log.", "info")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id, _anchor=f"entry-{entry.id}"))
+
+
+def _pupils(entry: CampaignEntry) -> str:
+    names = [pupil.name for pupil in entry.household.pupils]
+    return " and ".join(names) if names else "This family"
 
 
 @bp.route("/<int:campaign_id>/households", methods=["POST"])
@@ -260,10 +268,18 @@ def _user() -> StaffUser:
     return user
 
 
-def _required(text: str, message: str) -> str:
-    if not text.strip():
-        raise ValueError(message)
-    return text.strip()[:200]
+def _purpose(text: str) -> Purpose:
+    try:
+        return Purpose(text)
+    except ValueError:
+        raise ValueError("Choose a purpose.") from None
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise ValueError("Give the deadline as a date.") from None
 
 
 def _whole(text: str, what: str, low: int, high: int) -> int:

@@ -6,13 +6,25 @@ Every phone number is from Ofcom's drama ranges and every name is made up.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.models import AuditEvent, Campaign, CampaignEntry, PupilNote, Role
+from hub.models import (
+    AuditEvent,
+    Campaign,
+    CampaignEntry,
+    Outcome,
+    PupilNote,
+    Role,
+    StaffUser,
+    utcnow,
+)
 from hub.people import import_file
+from hub.queues import waiting_for
+from tests.factories import call
 from tests.web.conftest import Accounts, csrf_token
 
 EXPORT = (
@@ -155,3 +167,52 @@ def test_a_note_with_a_number_is_refused_and_what_was_typed_is_kept(app, account
         assert session.get(Campaign, campaign).closed_at is None
         assert session.scalars(select(CampaignEntry)).all()
     assert events(app, "entry.note_saved") == []
+
+
+def waiting(app: Flask, campaign_id: int) -> int:
+    """How many families Sam's desk could be offered in the campaign now."""
+    with app.extensions["phonehub.db"].session() as session:
+        sam = session.scalar(select(StaffUser).where(StaffUser.email == "sam@school.example"))
+        return waiting_for(session, session.get(Campaign, campaign_id), sam, now=utcnow())
+
+
+def test_the_dsl_can_let_a_family_reached_recently_be_called_now(app, accounts):
+    admin, _sam, _kim = school(app, accounts)
+    dsl = app.test_client()
+    accounts.login(dsl, accounts.add(Role.DSL, "dee@school.example", "Dee Lead"))
+    summer = campaign_with_everyone(admin)
+    with app.extensions["phonehub.db"].session() as session:
+        # Sam spoke to Rhys's mother yesterday, in the summer campaign.
+        entry = session.scalars(select(CampaignEntry).where(CampaignEntry.campaign_id == summer)
+                                .order_by(CampaignEntry.id.desc())).first()  # fmt: skip
+        staff = session.scalar(select(StaffUser).where(StaffUser.email == "sam@school.example"))
+        yesterday = utcnow() - timedelta(days=1)
+        call(session, entry, staff, yesterday, Outcome.SPOKE_TO_PARENT)
+        rhys = entry.household_id
+    autumn = campaign_with_everyone(admin)
+    with app.extensions["phonehub.db"].session() as session:
+        held = session.scalar(select(CampaignEntry.id).where(
+            CampaignEntry.campaign_id == autumn, CampaignEntry.household_id == rhys))  # fmt: skip
+    waiting_before = waiting(app, autumn)
+    # Everyone sees why Rhys's family waits; only the DSL is offered the button.
+    assert "Reached in another campaign on" in admin.get(f"/campaigns/{autumn}").get_data(True)
+    assert f"/entries/{held}/override" not in admin.get(f"/campaigns/{autumn}").get_data(True)
+    assert f"/entries/{held}/override" in dsl.get(f"/campaigns/{autumn}").get_data(True)
+    refused = admin.post(f"/campaigns/{autumn}/entries/{held}/override",
+                         data={"reason": "Social worker asked", "csrf_token":
+                               csrf_token(admin, f"/campaigns/{autumn}")})  # fmt: skip
+    assert refused.status_code == 403
+    page = post(dsl, f"/campaigns/{autumn}/entries/{held}/override", {"reason": "  "},
+                f"/campaigns/{autumn}").get_data(True)  # fmt: skip
+    assert "Give a reason for overriding the cadence cap." in page
+    assert events(app, "entry.cadence_overridden") == []
+    page = post(dsl, f"/campaigns/{autumn}/entries/{held}/override",
+                {"reason": "Social worker asked for a call today"},
+                f"/campaigns/{autumn}").get_data(True)  # fmt: skip
+    assert "Rhys Llewellyn can be called now; your reason is in the audit log." in page
+    assert "Reached in another campaign on" not in page
+    [allowed] = events(app, "entry.cadence_overridden")
+    assert (allowed.actor, allowed.target_id) == ("dee@school.example", held)
+    assert allowed.detail["reason"] == "Social worker asked for a call today"
+    # And Rhys's family is among those the desk may offer now.
+    assert waiting(app, autumn) == waiting_before + 1
