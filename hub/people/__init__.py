@@ -12,11 +12,11 @@ called. Pupils missing from the file are left as they were.
         summary = import_file(session, Path("contacts.csv").read_bytes(), actor="cli")
 
 An import has three steps, each in a module of its own: ``store.load`` reads
-what the file's pupils already have into a snapshot of plain records,
-``reconcile`` works out every change in memory, and ``store.write`` writes them
-a batch of households at a time with one bulk statement per table. A dry run
-(the panel's preview) is the same without the writing, so it never holds the
-database's write lock.
+what the file's pupils already have into a snapshot of plain records, a
+``Reconciliation`` works out the changes in memory a batch of households at a
+time, and ``store.write`` writes each batch with one bulk statement per table. A
+dry run (the panel's preview) is the same without the writing, so it never
+holds the database's write lock.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from hub import audit
 from hub.mis_csv import Progress, read_export
 from hub.models import StaffUser
 from hub.people import store
-from hub.people.reconcile import reconcile
+from hub.people.reconcile import Reconciliation
 from hub.people.summary import ENTITIES, ImportSummary
 
 __all__ = ["ENTITIES", "SAVING", "ImportSummary", "import_file"]
@@ -50,13 +50,13 @@ def import_file(
     """Read an export and apply its good rows; with ``dry_run`` write nothing."""
     with _cycle_collector_paused():
         export = read_export(data, progress)
-        changes = reconcile(export, store.load(session, export))
-        for batch in changes.batches:
+        reconciliation = Reconciliation(export, store.load(session, export))
+        for batch in reconciliation.batches():
             if not dry_run:
                 store.write(session, batch)
             if progress is not None:
-                progress(SAVING, batch.households, changes.households)
-    summary = changes.summary
+                progress(SAVING, batch.households, reconciliation.households)
+    summary = reconciliation.summary
     summary.dry_run = dry_run
     if dry_run:
         session.rollback()

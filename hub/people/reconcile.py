@@ -1,17 +1,21 @@
 """Working out an import's changes in memory: the file's rows against a snapshot.
 
 Nothing here reads or writes the database. Given the export and a snapshot of
-what the hub holds for its pupils, ``reconcile`` matches households, pupils,
-guardians and numbers, updates the snapshot's records in place and returns the
-changes, in the order they must be written, with the counts the preview shows.
+what the hub holds for its pupils, a ``Reconciliation`` matches households,
+pupils, guardians and numbers, updates the snapshot's records in place and
+yields the changes a batch of households at a time, in the order they must be
+written; once it has yielded them all, its summary holds the counts the preview
+shows.
 
-    changes = reconcile(read_export(data), Snapshot())
-    changes.summary.created["households"]
+    reconciliation = Reconciliation(read_export(data), Snapshot())
+    batches = list(reconciliation.batches())
+    reconciliation.summary.created["households"]
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,35 +56,6 @@ class Batch:
     steps: list[Writes | Merge] = field(default_factory=list)
 
 
-@dataclass
-class Changes:
-    """Everything an import changes, in batches to write, and the summary."""
-
-    summary: ImportSummary
-    households: int  # households in the file
-    batches: list[Batch] = field(default_factory=list)
-
-    def records(self, kind: str, table: str) -> list[Any]:
-        """Every record of ``table`` that is ``new``, ``dirty`` or ``gone``, in order."""
-        return [
-            record
-            for batch in self.batches
-            for step in batch.steps
-            if isinstance(step, Writes)
-            for record in getattr(step, kind)[table]
-        ]
-
-    @property
-    def merges(self) -> list[Merge]:
-        """The households folded into others, in order."""
-        return [s for batch in self.batches for s in batch.steps if isinstance(s, Merge)]
-
-
-def reconcile(export: Export, snapshot: Snapshot) -> Changes:
-    """Work out what applying ``export``'s good rows to ``snapshot`` changes."""
-    return _Reconciler(export, snapshot).run()
-
-
 def group_rows(rows: list[ContactRow]) -> list[list[ContactRow]]:
     """Rows grouped by household: rows of one pupil, and pupils who share a contact."""
     parent = list(range(len(rows)))
@@ -115,14 +90,23 @@ def _contact_identity(row: ContactRow) -> tuple[str, str]:
     return ("id", row.contact_id) if row.contact_id else ("name", row.contact_key)
 
 
-class _Reconciler:
-    """Matches one export's rows against one snapshot, household by household."""
+class Reconciliation:
+    """The changes of applying one export's good rows to one snapshot.
+
+    ``batches()`` works out one batch of households at a time, so an import can
+    write each batch while its records are fresh; call it once. What it works
+    out never depends on whether a batch was written: a record the file creates
+    is final once its batch is worked out, because each pupil and each contact
+    is applied once and only households no group has claimed are merged.
+    """
 
     def __init__(self, export: Export, snapshot: Snapshot) -> None:
         self.export = export
         self.columns = export.columns
         self.snapshot = snapshot
         self.pupils = snapshot.pupils
+        self.groups = group_rows(export.rows)
+        self.households = len(self.groups)  # households in the file
         self.summary = ImportSummary(export=export)
         self.claimed: set[Household] = set()
         self.pupil_changed: dict[str, bool] = {}
@@ -134,27 +118,22 @@ class _Reconciler:
         self.steps: list[Writes | Merge] = []
         self.writes = Writes()
 
-    def run(self) -> Changes:
-        """Work out every change, then count the pupils."""
+    def batches(self) -> Iterator[Batch]:
+        """Work out the batches to write, in order; the last drops contacts no longer listed."""
         self.summary.pupils_not_in_file = self.snapshot.pupil_count - len(self.pupils)
-        groups = group_rows(self.export.rows)
-        changes = Changes(self.summary, len(groups))
-        for done, group in enumerate(groups, start=1):
+        for done, group in enumerate(self.groups, start=1):
             self._apply_household(group)
-            if done % BATCH == 0 or done == len(groups):
+            if done % BATCH == 0 or done == self.households:
                 self._cut()
-                changes.batches.append(Batch(done, self.steps))
-                self.steps = []
-        self._remove_dropped_contacts()
-        if self.steps:
-            # Only a file's households can have contacts to drop, so there is a batch.
-            changes.batches[-1].steps += self.steps
+                if done == self.households:
+                    self._remove_dropped_contacts()
+                batch, self.steps = Batch(done, self.steps), []
+                yield batch
         for mis_id, changed in self.pupil_changed.items():
             if mis_id not in self.new_pupils:
                 (self.summary.updated if changed else self.summary.unchanged)["pupils"] += 1
         if self.new_pupils:
             self.summary.created["pupils"] = len(self.new_pupils)
-        return changes
 
     def _cut(self) -> None:
         """End the writes so far: what follows is written after them."""

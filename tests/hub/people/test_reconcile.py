@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from hub.mis_csv import read_export
-from hub.people.reconcile import Changes, reconcile
+from hub.people.reconcile import Batch, Reconciliation, Writes
 from hub.people.records import Snapshot
+from hub.people.summary import ImportSummary
 
 HEADER = "Pupil MIS ID,Forename,Surname,Year,Form,Contact ID,Contact Name,Relationship,Priority,"
 HEADER += "Mobile,Parental Responsibility"
@@ -13,11 +17,30 @@ FINN_MUM = "A2,Finn,Obi,Year 6,6A,C1,Sian Obi,Mother,1,07700 900001,Yes"
 KAI_DAD = "B1,Kai,Nowak,Year 2,2A,C2,Piotr Nowak,Father,1,07700 900777,Yes"
 
 
+@dataclass
+class Changes:
+    summary: ImportSummary
+    households: int
+    batches: list[Batch]
+
+    def records(self, kind: str, table: str) -> list[Any]:
+        """Every record of ``table`` that is ``new``, ``dirty`` or ``gone``, in order."""
+        return [
+            record
+            for batch in self.batches
+            for step in batch.steps
+            if isinstance(step, Writes)
+            for record in getattr(step, kind)[table]
+        ]
+
+
 def changes(snapshot: Snapshot, *rows: str) -> Changes:
     """The changes of importing ``rows`` into what ``snapshot`` holds."""
     export = read_export("\r\n".join((HEADER, *rows)).encode())
     assert export.problems == []
-    return reconcile(export, snapshot)
+    reconciliation = Reconciliation(export, snapshot)
+    batches = list(reconciliation.batches())
+    return Changes(reconciliation.summary, reconciliation.households, batches)
 
 
 def on_the_hub(**pupils: int) -> Snapshot:
