@@ -28,9 +28,10 @@ from hub.line.attempts import (
     recover_interrupted,
     register_hub,
 )
+from hub.line.commands import Hangup
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
-from hub.line.line import Hangup, Line, Prompts
+from hub.line.line import Line, Prompts
 from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
 from hub.line.service import LineService
 from hub.numbers import format_for_people

@@ -20,8 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import pjsua2 as pj
 from hardware.leds import LineState, Registration
 from hub.config import Config
 from hub.exceptions import LineError
+from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
 from hub.line.inbound import Tally
@@ -79,48 +79,6 @@ class Prompts:
     voicemail: Path
 
 
-@dataclass
-class Dial:
-    """Call ``callee`` for an attempt; record to ``recording`` if set."""
-
-    attempt_id: int
-    callee: str  # the dial string, already in the trunk's format
-    recording: Path | None = None
-    play_message: bool = False  # a test call: play the school's message, then hang up
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class Hangup:
-    """End the current call, as the member of staff asked."""
-
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class Voicemail:
-    """Play the school's message into the answered call, then hang up."""
-
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class Mute:
-    """Stop (``on``) or restart sending the handset's microphone to the family."""
-
-    on: bool
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class HandsetChanged:
-    """The handset watch's verdict: what is wrong with the handset, or None."""
-
-    problem: str | None
-    done: Future[None] = field(default_factory=Future)
-
-
-Command = Dial | Hangup | Voicemail | Mute | HandsetChanged
 HANDSET_UNPLUGGED = (
     "The handset is not plugged in, so the call would have no sound; "
     "plug it into the hub and try again."
