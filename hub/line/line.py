@@ -34,6 +34,7 @@ from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voice
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
 from hub.line.inbound import Tally
+from hub.line.registration import Binding
 from hub.line.sip import (
     Player,
     SipStack,
@@ -53,15 +54,11 @@ from hub.numbers import format_for_trunk
 log = logging.getLogger(__name__)
 
 POLL_MS = 20
-KEEPALIVE_S = 5.0  # OPTIONS to the registrar while registered…
-KEEPALIVE_DOWN_S = 2.0  # …and more often while it is unreachable
-KEEPALIVE_DEADLINE_S = 3.0  # no answer by then: the registrar is unreachable
 SHUTDOWN_WAIT_S = 4.0
 REGISTRATION_EXPIRES_S = 300
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
-CREDENTIAL_CODES = (401, 403, 407)
 # A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
 # (sip_transport_udp.c ignores anything of 32 bytes or fewer).
 WAKE = b"\r\n\r\n"
@@ -93,14 +90,14 @@ class HubAccount(pj.Account):
         self.line = line
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:
-        self.line._on_registration(int(prm.code), int(prm.expiration))
+        self.line.binding.on_registration(int(prm.code), int(prm.expiration))
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         # Only without hub.line.inbound's refusal, which answers INVITEs before pjsua.
         self.line._refuse_inbound(prm.callId)
 
     def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
-        self.line._on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
+        self.line.binding.on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
 
 
 class HubCall(pj.Call):
@@ -178,12 +175,8 @@ class Line:
         self._releasing: list[object] = []
         self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
         self._lights_due = False  # the LEDs are behind the status until the poll returns
-        self._registration = Registration.UNREGISTERED
-        self._keepalive_sent: float | None = None
-        self._keepalive_next = 0.0
-        self._refresh_next = 0.0
+        self.binding = Binding(self, config.sip.reregister_s)
         self._trim_at: float | None = None
-        self._reachable = True
         self._stopping = False
         self._waker: socket.socket | None = None
         audio = config.audio
@@ -324,7 +317,7 @@ class Line:
         self.account = HubAccount(self)
         self.account.create(config)
         if not sip.registrar:
-            self._set_registration(Registration.NOT_NEEDED, 0)
+            self.binding.set_registration(Registration.NOT_NEEDED, 0)
 
     def _publish(self, event: dict[str, Any]) -> None:
         """Publish ``event`` once the current poll (or, from ``_turn``, the next one) returns.
@@ -372,7 +365,8 @@ class Line:
                 command.done.set_result(None)
         if self.call is not None:
             self._watch_call(self.call)
-        self._keepalive()
+        if self.config.sip.registrar and self.account is not None:
+            self.binding.keepalive()
         self._report_refusals()
         if self._trim_at is not None and self.call is None and time.monotonic() >= self._trim_at:
             self._trim_at = None
@@ -655,95 +649,45 @@ class Line:
         if count := self._refusal_lines.due(refused, now):
             log.info("refused %d inbound call(s) or subscription(s); the hub only calls out", count)
 
-    def _on_registration(self, code: int, expiration: int) -> None:
-        if code // 100 == 2 and expiration > 0:
-            self._reachable = True
-            # A registrar restarted between two keepalives has forgotten the hub, and
-            # its answers to OPTIONS can't say so; [sip] reregister_s bounds how long.
-            self._refresh_next = time.monotonic() + self.config.sip.reregister_s
-            self._set_registration(Registration.REGISTERED, code)
-        elif code in CREDENTIAL_CODES:
-            # pjsua does not retry a rejected password by itself; say so and
-            # stop, rather than hammer the trunk with the same wrong password.
-            self._set_registration(Registration.CREDENTIALS_REJECTED, code)
-        else:
-            self._set_registration(Registration.UNREGISTERED, code)
+    # --- the account the registration keeps up (SIP thread) ---------------
 
-    def _on_keepalive_answer(self, code: int) -> None:
-        self._keepalive_sent = None
-        # Any answer from the registrar itself (not a timeout or a transport
-        # error, which pjsip reports as 408 and 503) means it is back.
-        reachable = code not in (408, 503) and code > 0
-        if reachable and not self._reachable:
-            self._reachable = True
-            self._register_again()
-        elif not reachable:
-            self._lost_registrar()
+    @property
+    def _registration(self) -> Registration:
+        """The registration's state, as the binding keeps it."""
+        return self.binding.state
 
-    # --- registration upkeep ------------------------------------------
-
-    def _keepalive(self) -> None:
-        if not self.config.sip.registrar or self.account is None:
-            return
-        if self._registration is Registration.CREDENTIALS_REJECTED:
-            return
-        now = time.monotonic()
-        if self._keepalive_sent is not None and now - self._keepalive_sent > KEEPALIVE_DEADLINE_S:
-            self._keepalive_sent = None
-            self._lost_registrar()
-        if self._registration is Registration.REGISTERED and now >= self._refresh_next:
-            self._refresh_binding(now)
-        if now < self._keepalive_next:
-            return
-        self._keepalive_next = now + (KEEPALIVE_S if self._reachable else KEEPALIVE_DOWN_S)
+    def send_keepalive(self) -> str | None:
+        """Ask the registrar OPTIONS; why it could not be sent, or None."""
+        assert self.account is not None
         request = pj.SendRequestParam()
         request.method = "OPTIONS"
         request.txOption.targetUri = self.config.sip.registrar + self.stack_params()
         try:
             self.account.sendRequest(request)
-            if self._keepalive_sent is None:
-                self._keepalive_sent = now
         except pj.Error as exc:
-            log.debug("keepalive not sent: %s", reason(exc))
-            self._lost_registrar()
+            return reason(exc)
+        return None
+
+    def register(self) -> str | None:
+        """REGISTER now; why it could not be started, or None."""
+        assert self.account is not None
+        try:
+            self.account.setRegistration(True)
+        except pj.Error as exc:
+            return reason(exc)
+        return None
+
+    def registration_set(self, state: Registration, code: int, *, changed: bool) -> None:
+        """Say a new registration state, and show it."""
+        if changed:
+            self._publish({"event": "registration", "state": state.value, "code": code})
+        self._show()
 
     def stack_params(self) -> str:
         """The transport parameter for URIs the hub builds."""
         return self.stack.uri_params() if self.stack is not None else ""
 
-    def _lost_registrar(self) -> None:
-        if self._reachable:
-            log.warning("the registrar stopped answering")
-        self._reachable = False
-        if self._registration is Registration.REGISTERED:
-            self._set_registration(Registration.UNREGISTERED, 408)
-
-    def _refresh_binding(self, now: float) -> None:
-        """REGISTER again, so a registrar that restarted since the last one has the hub."""
-        assert self.account is not None
-        self._refresh_next = now + self.config.sip.reregister_s
-        try:
-            self.account.setRegistration(True)
-        except pj.Error as exc:  # e.g. the last REGISTER is still being resent
-            log.debug("registration refresh not sent: %s", reason(exc))
-
-    def _register_again(self) -> None:
-        assert self.account is not None
-        log.info("the registrar answers again; registering")
-        try:
-            self.account.setRegistration(True)
-        except pj.Error as exc:
-            log.debug("re-registration not started: %s", reason(exc))
-
     # --- shared state -----------------------------------------------------
-
-    def _set_registration(self, registration: Registration, code: int) -> None:
-        changed = registration is not self._registration
-        self._registration = registration
-        if changed:
-            log.info("registration: %s (%s)", registration.value, code)
-            self._publish({"event": "registration", "state": registration.value, "code": code})
-        self._show()
 
     def _call_event(
         self,
