@@ -48,6 +48,7 @@ from hub.line.sip import (
     release_free_memory,
     rx_packets,
 )
+from hub.line.waker import WAKE, make_waker
 from hub.models import EndReason
 from hub.numbers import format_for_trunk
 
@@ -59,9 +60,6 @@ REGISTRATION_EXPIRES_S = 300
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
-# A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
-# (sip_transport_udp.c ignores anything of 32 bytes or fewer).
-WAKE = b"\r\n\r\n"
 # However many inbound requests are refused, they make one event a second and one
 # log line a minute: a flood must not flood the subscribers or the journal.
 REFUSALS_EVENT_S = 1.0
@@ -243,7 +241,7 @@ class Line:
         )
         try:
             self._create_account()
-            self._waker = self._make_waker()
+            self._waker = make_waker(self.stack)
             self._watch_handset()
             on_ready()
             while not stop.is_set():
@@ -265,30 +263,6 @@ class Line:
 
         self._watch = HandsetWatch(self.sound.capture, self.sound.playback, report)
         self._handset_changed(self._watch.start())
-
-    def _make_waker(self) -> socket.socket | None:
-        """A UDP socket aimed at our own SIP transport, for ``_wake`` (None on TCP and TLS)."""
-        assert self.stack is not None
-        settings = self.stack.settings
-        if settings.transport != "udp":
-            return None  # no datagram wakes a stream transport; commands wait up to POLL_MS
-        local = self.stack.endpoint.transportGetInfo(self.stack.transport_id).localName
-        port = int(local.rsplit(":", 1)[1])
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.bind_host, settings.bind_host)
-        try:
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-            waker = socket.socket(*found[:3])
-        except OSError as exc:
-            log.warning("commands will wait for the SIP loop's next turn: %s", exc)
-            return None
-        try:
-            waker.setblocking(False)
-            waker.connect(found[4])
-        except OSError as exc:
-            waker.close()
-            log.warning("commands will wait for the SIP loop's next turn: %s", exc)
-            return None
-        return waker
 
     def _create_account(self) -> None:
         assert self.stack is not None
