@@ -30,6 +30,7 @@ import pjsua2 as pj
 from hardware.leds import LineState, Registration
 from hub.config import Config
 from hub.exceptions import LineError
+from hub.line.calls import HubCall, remote_ending
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
@@ -96,40 +97,6 @@ class HubAccount(pj.Account):
 
     def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
         self.line.binding.on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
-
-
-class HubCall(pj.Call):
-    """One call attempt and everything hanging off it until it is released."""
-
-    def __init__(
-        self,
-        line: Line,
-        account: pj.Account,
-        attempt_id: int | None,
-        call_id: int = pj.PJSUA_INVALID_ID,
-    ) -> None:
-        super().__init__(account, call_id)
-        self.line = line
-        self.attempt_id = attempt_id
-        self.started = time.monotonic()
-        self.ringing = False
-        self.answered_at: float | None = None
-        self.hangup_as: tuple[EndReason, str] | None = None
-        self.finished = False
-        self.recording_path: Path | None = None
-        self.play_message = False
-        self.prompted = False  # the message or the recording notice has been started
-        self.player: Player | None = None
-        self.recorder: pj.AudioMediaRecorder | None = None
-        self.muted = False
-        self.rx_packets = 0
-        self.rx_changed = time.monotonic()
-
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:
-        self.line._on_call_state(self)
-
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        self.line._on_call_media(self)
 
 
 class Line:
@@ -501,7 +468,8 @@ class Line:
 
     # --- pjsua2 callbacks (SIP thread, inside poll) ---------------------
 
-    def _on_call_state(self, call: HubCall) -> None:
+    def on_call_state(self, call: HubCall) -> None:
+        """A call's INVITE session changed state."""
         info = call.getInfo()
         state = info.state
         status = int(info.lastStatusCode)
@@ -516,7 +484,7 @@ class Line:
             self._answered_media(call)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
-            end_reason, ended_by = call.hangup_as or _remote_ending(status, call.answered_at)
+            end_reason, ended_by = call.hangup_as or remote_ending(status, call.answered_at)
             if call.attempt_id is not None:
                 events.append(
                     self._call_event(
@@ -529,7 +497,8 @@ class Line:
         for event in events:
             self._publish(event)
 
-    def _on_call_media(self, call: HubCall) -> None:
+    def on_call_media(self, call: HubCall) -> None:
+        """A call's media changed: connect its audio to the handset."""
         assert self.stack is not None
         media = audio_media(call)
         if media is None or call.finished:
@@ -773,16 +742,3 @@ class Line:
             stack.poll(POLL_MS)
         self._retired.clear()
         stack.poll(POLL_MS)
-
-
-def _remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, str]:
-    """How a call the hub did not hang up itself ended, from its final SIP status."""
-    if answered_at is not None:
-        return EndReason.COMPLETED, "remote"
-    if status in (486, 600):
-        return EndReason.BUSY, "remote"
-    if status in (480, 408):
-        return EndReason.NO_ANSWER, "remote"
-    if status in (603, 403, 487):
-        return EndReason.REJECTED, "remote"
-    return EndReason.FAILED, "remote"
