@@ -38,6 +38,7 @@ from tests.line.conftest import (
     LineProcess,
     PracticeLineProcess,
     free_port,
+    next_keepalive,
     wait_until,
 )
 
@@ -62,7 +63,7 @@ def test_a_refused_test_call_puts_no_invite_on_the_wire(hub_line, family, kamail
         hub_line.client.request("test_call", number=number, **{"as": "it@school.example"})
     assert refused.value.reason == reason
     assert "never dials" in str(refused.value) or "international" in str(refused.value)
-    time.sleep(0.5)
+    next_keepalive(kamailio)
     assert kamailio.messages("INVITE") == []
     with family.database.session() as session:
         [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "dial.refused"))
@@ -126,12 +127,14 @@ def test_registered_again_after_a_registrar_restart_between_two_keepalives(make_
     assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
 
 
-def test_a_wrong_password_is_reported_and_not_retried(make_line, kamailio):
+def test_a_wrong_password_is_reported_and_not_retried(make_line, kamailio, notify_socket):
     line = make_line(kamailio, sip={"password": "not-the-password"})
-    line.start(wait_for="credentials_rejected")
+    line.start(wait_for="credentials_rejected", env=notify_socket.env)
     assert line.status()["lights"]["red"] == "blinking"
     tried = len(kamailio.messages("REGISTER"))
-    time.sleep(8)  # longer than the retry interval: a storm would show by now
+    # Longer than the retry interval, as the line's own loop counts it: a storm would
+    # show by now.
+    notify_socket.sip_loop_ran_for(8)
     assert len(kamailio.messages("REGISTER")) == tried <= 3
     assert line.status()["registration"] == "credentials_rejected"
 
@@ -257,7 +260,10 @@ def test_a_tls_registrar_with_an_untrusted_certificate_is_not_used(make_line, ka
            "tls_ca_file": "/etc/ssl/certs/ca-certificates.crt"}  # fmt: skip
     line = make_line(kamailio, sip=sip)
     line.start(wait_for=None)
-    time.sleep(4)
+    # The hub opened a connection to the TLS port, and gave up on what answered there.
+    wait_until(lambda: kamailio.statistic("tcp:passive_open") >= 1, what="a TLS handshake")
+    wait_until(lambda: "the registrar stopped answering" in line.log(),
+               what="the line to give up on the registrar")  # fmt: skip
     assert line.status()["registration"] != "registered"
     assert kamailio.messages("REGISTER") == []
 
