@@ -68,6 +68,7 @@ class StatusWatch:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join(10)
+        assert not self._thread.is_alive(), "the status watch did not end"
 
 
 class EventWatch:
