@@ -1,6 +1,13 @@
-"""The registration's decisions, with a pretend account and clock: no SIP stack at all."""
+"""Keeping the hub registered.
+
+First the decisions alone, with a pretend account and clock (no SIP stack at all);
+then the line daemon with a real Kamailio that goes away, restarts or refuses the
+hub's password.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -11,6 +18,7 @@ from hub.line.registration import (
     KEEPALIVE_S,
     Binding,
 )
+from tests.line.conftest import HUB_USER, LineProcess, wait_until
 
 REREGISTER_S = 60.0
 
@@ -173,3 +181,43 @@ def test_no_registrar_needed_is_shown_as_such(account, clock):
     binding = Binding(account, REREGISTER_S, clock=clock)
     binding.set_registration(Registration.NOT_NEEDED, 0)
     assert account.told == [(Registration.NOT_NEEDED, 0, True)]
+
+
+def test_registered_again_after_the_registrar_comes_back_and_the_lights_follow(
+    hub_line: LineProcess, kamailio
+):
+    assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
+    kamailio.kill()
+    wait_until(lambda: hub_line.status()["registration"] == "unregistered", timeout=15,
+               what="the hub to notice the registrar has gone")  # fmt: skip
+    assert hub_line.status()["lights"] == {"green": "off", "amber": "off", "red": "blinking"}
+    kamailio.start()
+    wait_until(lambda: kamailio.registered(HUB_USER), timeout=10, what="registration again")
+    wait_until(lambda: hub_line.status()["lights"]["green"] == "on", timeout=3)
+    assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
+
+
+def test_registered_again_after_a_registrar_restart_between_two_keepalives(make_line, kamailio):
+    # Back before the next OPTIONS: the line never sees it gone, but the registrar has
+    # forgotten every binding (usrloc is in memory); [sip] reregister_s brings it back.
+    hub_line = make_line(kamailio, sip={"reregister_s": 5})
+    hub_line.start()
+    with kamailio.log_path.open("rb") as log:
+        log.seek(0, os.SEEK_END)
+        wait_until(lambda: b"\nOPTIONS sip:" in log.read(), timeout=15, what="a keepalive")
+    kamailio.restart()
+    wait_until(lambda: kamailio.registered(HUB_USER), timeout=60, what="registration again")
+    assert hub_line.status()["registration"] == "registered"
+    assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
+
+
+def test_a_wrong_password_is_reported_and_not_retried(make_line, kamailio, notify_socket):
+    line = make_line(kamailio, sip={"password": "not-the-password"})
+    line.start(wait_for="credentials_rejected", env=notify_socket.env)
+    assert line.status()["lights"]["red"] == "blinking"
+    tried = len(kamailio.messages("REGISTER"))
+    # Longer than the retry interval, as the line's own loop counts it: a storm would
+    # show by now.
+    notify_socket.sip_loop_ran_for(8)
+    assert len(kamailio.messages("REGISTER")) == tried <= 3
+    assert line.status()["registration"] == "credentials_rejected"
