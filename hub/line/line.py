@@ -30,6 +30,7 @@ import pjsua2 as pj
 from hardware.leds import LineState, Registration
 from hub.config import Config
 from hub.exceptions import LineError
+from hub.line.account import HubAccount, account_config
 from hub.line.calls import HubCall, remote_ending
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 20
 SHUTDOWN_WAIT_S = 4.0
-REGISTRATION_EXPIRES_S = 300
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
@@ -79,24 +79,6 @@ HANDSET_UNPLUGGED = (
     "The handset is not plugged in, so the call would have no sound; "
     "plug it into the hub and try again."
 )
-
-
-class HubAccount(pj.Account):
-    """The hub's SIP account; hands every callback to the Line."""
-
-    def __init__(self, line: Line) -> None:
-        super().__init__()
-        self.line = line
-
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:
-        self.line.binding.on_registration(int(prm.code), int(prm.expiration))
-
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
-        # Only without hub.line.inbound's refusal, which answers INVITEs before pjsua.
-        self.line._refuse_inbound(prm.callId)
-
-    def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
-        self.line.binding.on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
 
 
 class Line:
@@ -234,27 +216,7 @@ class Line:
     def _create_account(self) -> None:
         assert self.stack is not None
         sip = self.config.sip
-        config = pj.AccountConfig()
-        params = self.stack.uri_params()
-        if sip.registrar:
-            config.idUri = f"{self.school_name} <sip:{sip.username}@{self.domain}>"
-            config.regConfig.registrarUri = sip.registrar + params
-            config.regConfig.timeoutSec = REGISTRATION_EXPIRES_S
-            config.regConfig.retryIntervalSec = 5
-            config.regConfig.firstRetryIntervalSec = 2
-            config.regConfig.randomRetryIntervalSec = 0
-            config.regConfig.unregWaitMsec = 2000
-            credentials = pj.AuthCredInfo("digest", "*", sip.username, 0, sip.password)
-            config.sipConfig.authCreds.append(credentials)
-        else:
-            config.idUri = f"{self.school_name} <{self.school_uri}>"
-            config.regConfig.registerOnAdd = False
-        # Calls go through the proxy, or else the registrar: the trunk's own front
-        # door, on the port it was given (the domain alone would mean port 5060).
-        route = sip.proxy or sip.registrar
-        if route:
-            config.sipConfig.proxies.append(f"{route};lr{params}")
-        self.stack.media_config(config)
+        config = account_config(sip, self.stack, self.school_name, self.school_uri)
         self.account = HubAccount(self)
         self.account.create(config)
         if not sip.registrar:
@@ -568,7 +530,8 @@ class Line:
         if call is self.call:
             self.call = None
 
-    def _refuse_inbound(self, call_id: int) -> None:
+    def refuse_inbound(self, call_id: int) -> None:
+        """pjsua offers an inbound call: decline it on the next turn."""
         # The hub only calls out. The call is declined on the next loop turn:
         # hanging up inside onIncomingCall trips an assertion in pjsip and aborts.
         assert self.account is not None
