@@ -3,7 +3,8 @@
 Other threads never touch pjsua2: they ``submit`` a command and wait on its
 future, and read ``status()``, a snapshot the SIP thread keeps up to date. Call
 states are published on the EventBus as they happen; ``hub.line.attempts``
-writes them to the database.
+writes them to the database. When to keep the registration alive, or register
+again, is ``hub.line.registration``'s decision; the Line carries it out.
 
 Every INVITE presents the school: From is the school's name and number, with a
 P-Asserted-Identity or P-Preferred-Identity as the trunk wants, and never a
