@@ -285,6 +285,7 @@ class Baresip:
             self._control = None
         if self._reader is not None:
             self._reader.join(timeout=5)
+            assert not self._reader.is_alive(), "baresip's reader thread did not end"
             self._reader = None
 
     def __enter__(self) -> Baresip:

@@ -572,6 +572,21 @@ class Kamailio:
                 return True
         return False
 
+    def statistic(self, name: str) -> int:
+        """One of Kamailio's counters, e.g. ``tcp:passive_open`` (connections it accepted)."""
+        group = name.split(":", 1)[0] + ":"  # kamcmd finds a counter by its group or bare name
+        result = subprocess.run(
+            [_binary("kamcmd"), "-s", f"unix:{self._ctl_socket}", "stats.get_statistics", group],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        match = re.search(rf"^{re.escape(name)} = (\d+)$", result.stdout, re.MULTILINE)
+        if match is None:
+            raise AssertionError(f"Kamailio has no statistic {name}:\n{result.stdout}")
+        return int(match.group(1))
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
         """Poll ``predicate`` until true; on timeout fail with the end of Kamailio's log."""
         deadline = time.monotonic() + timeout

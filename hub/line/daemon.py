@@ -27,10 +27,11 @@ from hub.line.attempts import (
     recover_interrupted,
     register_hub,
 )
+from hub.line.commands import Hangup
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
 from hub.line.lights import LineLights, show
-from hub.line.line import Hangup, Line, Prompts
+from hub.line.line import Line, Prompts
 from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
 from hub.line.service import LineService
 from hub.line.states import LineState, Registration

@@ -156,3 +156,5 @@ class HandsetWatch:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2 * self.every_s + 1)
+            if self._thread.is_alive():
+                log.error("the handset watch did not stop; a check of the sound devices hangs")

@@ -3,7 +3,8 @@
 Other threads never touch pjsua2: they ``submit`` a command and wait on its
 future, and read ``status()``, a snapshot the SIP thread keeps up to date. Call
 states are published on the EventBus as they happen; ``hub.line.attempts``
-writes them to the database.
+writes them to the database. When to keep the registration alive, or register
+again, is ``hub.line.registration``'s decision; the Line carries it out.
 
 Every INVITE presents the school: From is the school's name and number, with a
 P-Asserted-Identity or P-Preferred-Identity as the trunk wants, and never a
@@ -20,8 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,13 @@ import pjsua2 as pj
 from hub import calls
 from hub.config import Config
 from hub.exceptions import LineError
+from hub.line.account import HubAccount, account_config
+from hub.line.call import HubCall, remote_ending
+from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
 from hub.line.inbound import Tally
+from hub.line.registration import Binding
 from hub.line.sip import (
     Player,
     SipStack,
@@ -48,24 +52,17 @@ from hub.line.sip import (
     rx_packets,
 )
 from hub.line.states import LineState, Registration
+from hub.line.waker import WAKE, make_waker
 from hub.models import EndReason
 from hub.numbers import format_for_trunk
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 20
-KEEPALIVE_S = 5.0  # OPTIONS to the registrar while registered…
-KEEPALIVE_DOWN_S = 2.0  # …and more often while it is unreachable
-KEEPALIVE_DEADLINE_S = 3.0  # no answer by then: the registrar is unreachable
 SHUTDOWN_WAIT_S = 4.0
-REGISTRATION_EXPIRES_S = 300
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
-CREDENTIAL_CODES = (401, 403, 407)
-# A UDP datagram this short wakes pjsip's poll and is dropped unread as a keep-alive
-# (sip_transport_udp.c ignores anything of 32 bytes or fewer).
-WAKE = b"\r\n\r\n"
 # However many inbound requests are refused, they make one event a second and one
 # log line a minute: a flood must not flood the subscribers or the journal.
 REFUSALS_EVENT_S = 1.0
@@ -80,104 +77,10 @@ class Prompts:
     voicemail: Path
 
 
-@dataclass
-class Dial:
-    """Call ``callee`` for an attempt; record to ``recording`` if set."""
-
-    attempt_id: int
-    callee: str  # the dial string, already in the trunk's format
-    recording: Path | None = None
-    play_message: bool = False  # a test call: play the school's message, then hang up
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class Hangup:
-    """End the current call, as the member of staff asked."""
-
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class Voicemail:
-    """Play the school's message into the answered call, then hang up."""
-
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class Mute:
-    """Stop (``on``) or restart sending the handset's microphone to the family."""
-
-    on: bool
-    done: Future[None] = field(default_factory=Future)
-
-
-@dataclass
-class HandsetChanged:
-    """The handset watch's verdict: what is wrong with the handset, or None."""
-
-    problem: str | None
-    done: Future[None] = field(default_factory=Future)
-
-
-Command = Dial | Hangup | Voicemail | Mute | HandsetChanged
 HANDSET_UNPLUGGED = (
     "The handset is not plugged in, so the call would have no sound; "
     "plug it into the hub and try again."
 )
-
-
-class HubAccount(pj.Account):
-    """The hub's SIP account; hands every callback to the Line."""
-
-    def __init__(self, line: Line) -> None:
-        super().__init__()
-        self.line = line
-
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:
-        self.line._on_registration(int(prm.code), int(prm.expiration))
-
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
-        # Only without hub.line.inbound's refusal, which answers INVITEs before pjsua.
-        self.line._refuse_inbound(prm.callId)
-
-    def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
-        self.line._on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
-
-
-class HubCall(pj.Call):
-    """One call attempt and everything hanging off it until it is released."""
-
-    def __init__(
-        self,
-        line: Line,
-        account: pj.Account,
-        attempt_id: int | None,
-        call_id: int = pj.PJSUA_INVALID_ID,
-    ) -> None:
-        super().__init__(account, call_id)
-        self.line = line
-        self.attempt_id = attempt_id
-        self.started = time.monotonic()
-        self.ringing = False
-        self.answered_at: float | None = None
-        self.hangup_as: tuple[EndReason, str] | None = None
-        self.finished = False
-        self.recording_path: Path | None = None
-        self.play_message = False
-        self.prompted = False  # the message or the recording notice has been started
-        self.player: Player | None = None
-        self.recorder: pj.AudioMediaRecorder | None = None
-        self.muted = False
-        self.rx_packets = 0
-        self.rx_changed = time.monotonic()
-
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:
-        self.line._on_call_state(self)
-
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        self.line._on_call_media(self)
 
 
 class Line:
@@ -221,12 +124,8 @@ class Line:
         self._releasing: list[object] = []
         self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
         self._lights_due = False  # the LEDs are behind the status until the poll returns
-        self._registration = Registration.UNREGISTERED
-        self._keepalive_sent: float | None = None
-        self._keepalive_next = 0.0
-        self._refresh_next = 0.0
+        self.binding = Binding(self, config.sip.reregister_s)
         self._trim_at: float | None = None
-        self._reachable = True
         self._stopping = False
         self._waker: socket.socket | None = None
         audio = config.audio
@@ -293,7 +192,7 @@ class Line:
         )
         try:
             self._create_account()
-            self._waker = self._make_waker()
+            self._waker = make_waker(self.stack)
             self._watch_handset()
             on_ready()
             while not stop.is_set():
@@ -316,58 +215,14 @@ class Line:
         self._watch = HandsetWatch(self.sound.capture, self.sound.playback, report)
         self._handset_changed(self._watch.start())
 
-    def _make_waker(self) -> socket.socket | None:
-        """A UDP socket aimed at our own SIP transport, for ``_wake`` (None on TCP and TLS)."""
-        assert self.stack is not None
-        settings = self.stack.settings
-        if settings.transport != "udp":
-            return None  # no datagram wakes a stream transport; commands wait up to POLL_MS
-        local = self.stack.endpoint.transportGetInfo(self.stack.transport_id).localName
-        port = int(local.rsplit(":", 1)[1])
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.bind_host, settings.bind_host)
-        try:
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-            waker = socket.socket(*found[:3])
-        except OSError as exc:
-            log.warning("commands will wait for the SIP loop's next turn: %s", exc)
-            return None
-        try:
-            waker.setblocking(False)
-            waker.connect(found[4])
-        except OSError as exc:
-            waker.close()
-            log.warning("commands will wait for the SIP loop's next turn: %s", exc)
-            return None
-        return waker
-
     def _create_account(self) -> None:
         assert self.stack is not None
         sip = self.config.sip
-        config = pj.AccountConfig()
-        params = self.stack.uri_params()
-        if sip.registrar:
-            config.idUri = f"{self.school_name} <sip:{sip.username}@{self.domain}>"
-            config.regConfig.registrarUri = sip.registrar + params
-            config.regConfig.timeoutSec = REGISTRATION_EXPIRES_S
-            config.regConfig.retryIntervalSec = 5
-            config.regConfig.firstRetryIntervalSec = 2
-            config.regConfig.randomRetryIntervalSec = 0
-            config.regConfig.unregWaitMsec = 2000
-            credentials = pj.AuthCredInfo("digest", "*", sip.username, 0, sip.password)
-            config.sipConfig.authCreds.append(credentials)
-        else:
-            config.idUri = f"{self.school_name} <{self.school_uri}>"
-            config.regConfig.registerOnAdd = False
-        # Calls go through the proxy, or else the registrar: the trunk's own front
-        # door, on the port it was given (the domain alone would mean port 5060).
-        route = sip.proxy or sip.registrar
-        if route:
-            config.sipConfig.proxies.append(f"{route};lr{params}")
-        self.stack.media_config(config)
+        config = account_config(sip, self.stack, self.school_name, self.school_uri)
         self.account = HubAccount(self)
         self.account.create(config)
         if not sip.registrar:
-            self._set_registration(Registration.NOT_NEEDED, 0)
+            self.binding.set_registration(Registration.NOT_NEEDED, 0)
 
     def _publish(self, event: dict[str, Any]) -> None:
         """Publish ``event`` once the current poll (or, from ``_turn``, the next one) returns.
@@ -415,7 +270,8 @@ class Line:
                 command.done.set_result(None)
         if self.call is not None:
             self._watch_call(self.call)
-        self._keepalive()
+        if self.config.sip.registrar and self.account is not None:
+            self.binding.keepalive()
         self._report_refusals()
         if self._trim_at is not None and self.call is None and time.monotonic() >= self._trim_at:
             self._trim_at = None
@@ -576,7 +432,8 @@ class Line:
 
     # --- pjsua2 callbacks (SIP thread, inside poll) ---------------------
 
-    def _on_call_state(self, call: HubCall) -> None:
+    def on_call_state(self, call: HubCall) -> None:
+        """A call's INVITE session changed state."""
         info = call.getInfo()
         state = info.state
         status = int(info.lastStatusCode)
@@ -591,7 +448,7 @@ class Line:
             self._answered_media(call)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
-            end_reason, ended_by = call.hangup_as or _remote_ending(status, call.answered_at)
+            end_reason, ended_by = call.hangup_as or remote_ending(status, call.answered_at)
             if call.attempt_id is not None:
                 events.append(
                     self._call_event(
@@ -604,7 +461,8 @@ class Line:
         for event in events:
             self._publish(event)
 
-    def _on_call_media(self, call: HubCall) -> None:
+    def on_call_media(self, call: HubCall) -> None:
+        """A call's media changed: connect its audio to the handset."""
         assert self.stack is not None
         media = audio_media(call)
         if media is None or call.finished:
@@ -674,7 +532,8 @@ class Line:
         if call is self.call:
             self.call = None
 
-    def _refuse_inbound(self, call_id: int) -> None:
+    def refuse_inbound(self, call_id: int) -> None:
+        """pjsua offers an inbound call: decline it on the next turn."""
         # The hub only calls out. The call is declined on the next loop turn:
         # hanging up inside onIncomingCall trips an assertion in pjsip and aborts.
         assert self.account is not None
@@ -698,95 +557,45 @@ class Line:
         if count := self._refusal_lines.due(refused, now):
             log.info("refused %d inbound call(s) or subscription(s); the hub only calls out", count)
 
-    def _on_registration(self, code: int, expiration: int) -> None:
-        if code // 100 == 2 and expiration > 0:
-            self._reachable = True
-            # A registrar restarted between two keepalives has forgotten the hub, and
-            # its answers to OPTIONS can't say so; [sip] reregister_s bounds how long.
-            self._refresh_next = time.monotonic() + self.config.sip.reregister_s
-            self._set_registration(Registration.REGISTERED, code)
-        elif code in CREDENTIAL_CODES:
-            # pjsua does not retry a rejected password by itself; say so and
-            # stop, rather than hammer the trunk with the same wrong password.
-            self._set_registration(Registration.CREDENTIALS_REJECTED, code)
-        else:
-            self._set_registration(Registration.UNREGISTERED, code)
+    # --- the account the registration keeps up (SIP thread) ---------------
 
-    def _on_keepalive_answer(self, code: int) -> None:
-        self._keepalive_sent = None
-        # Any answer from the registrar itself (not a timeout or a transport
-        # error, which pjsip reports as 408 and 503) means it is back.
-        reachable = code not in (408, 503) and code > 0
-        if reachable and not self._reachable:
-            self._reachable = True
-            self._register_again()
-        elif not reachable:
-            self._lost_registrar()
+    @property
+    def _registration(self) -> Registration:
+        """The registration's state, as the binding keeps it."""
+        return self.binding.state
 
-    # --- registration upkeep ------------------------------------------
-
-    def _keepalive(self) -> None:
-        if not self.config.sip.registrar or self.account is None:
-            return
-        if self._registration is Registration.CREDENTIALS_REJECTED:
-            return
-        now = time.monotonic()
-        if self._keepalive_sent is not None and now - self._keepalive_sent > KEEPALIVE_DEADLINE_S:
-            self._keepalive_sent = None
-            self._lost_registrar()
-        if self._registration is Registration.REGISTERED and now >= self._refresh_next:
-            self._refresh_binding(now)
-        if now < self._keepalive_next:
-            return
-        self._keepalive_next = now + (KEEPALIVE_S if self._reachable else KEEPALIVE_DOWN_S)
+    def send_keepalive(self) -> str | None:
+        """Ask the registrar OPTIONS; why it could not be sent, or None."""
+        assert self.account is not None
         request = pj.SendRequestParam()
         request.method = "OPTIONS"
         request.txOption.targetUri = self.config.sip.registrar + self.stack_params()
         try:
             self.account.sendRequest(request)
-            if self._keepalive_sent is None:
-                self._keepalive_sent = now
         except pj.Error as exc:
-            log.debug("keepalive not sent: %s", reason(exc))
-            self._lost_registrar()
+            return reason(exc)
+        return None
+
+    def register(self) -> str | None:
+        """REGISTER now; why it could not be started, or None."""
+        assert self.account is not None
+        try:
+            self.account.setRegistration(True)
+        except pj.Error as exc:
+            return reason(exc)
+        return None
+
+    def registration_set(self, state: Registration, code: int, *, changed: bool) -> None:
+        """Say a new registration state, and show it."""
+        if changed:
+            self._publish({"event": "registration", "state": state.value, "code": code})
+        self._show()
 
     def stack_params(self) -> str:
         """The transport parameter for URIs the hub builds."""
         return self.stack.uri_params() if self.stack is not None else ""
 
-    def _lost_registrar(self) -> None:
-        if self._reachable:
-            log.warning("the registrar stopped answering")
-        self._reachable = False
-        if self._registration is Registration.REGISTERED:
-            self._set_registration(Registration.UNREGISTERED, 408)
-
-    def _refresh_binding(self, now: float) -> None:
-        """REGISTER again, so a registrar that restarted since the last one has the hub."""
-        assert self.account is not None
-        self._refresh_next = now + self.config.sip.reregister_s
-        try:
-            self.account.setRegistration(True)
-        except pj.Error as exc:  # e.g. the last REGISTER is still being resent
-            log.debug("registration refresh not sent: %s", reason(exc))
-
-    def _register_again(self) -> None:
-        assert self.account is not None
-        log.info("the registrar answers again; registering")
-        try:
-            self.account.setRegistration(True)
-        except pj.Error as exc:
-            log.debug("re-registration not started: %s", reason(exc))
-
     # --- shared state -----------------------------------------------------
-
-    def _set_registration(self, registration: Registration, code: int) -> None:
-        changed = registration is not self._registration
-        self._registration = registration
-        if changed:
-            log.info("registration: %s (%s)", registration.value, code)
-            self._publish({"event": "registration", "state": registration.value, "code": code})
-        self._show()
 
     def _call_event(
         self,
@@ -897,16 +706,3 @@ class Line:
             stack.poll(POLL_MS)
         self._retired.clear()
         stack.poll(POLL_MS)
-
-
-def _remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, str]:
-    """How a call the hub did not hang up itself ended, from its final SIP status."""
-    if answered_at is not None:
-        return EndReason.COMPLETED, "remote"
-    if status in (486, 600):
-        return EndReason.BUSY, "remote"
-    if status in (480, 408):
-        return EndReason.NO_ANSWER, "remote"
-    if status in (603, 403, 487):
-        return EndReason.REJECTED, "remote"
-    return EndReason.FAILED, "remote"

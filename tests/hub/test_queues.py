@@ -626,6 +626,7 @@ def test_claim_race_gives_every_household_to_exactly_one_member_of_staff(databas
         worker.start()
     for worker in workers:
         worker.join(timeout=30)
+    assert not any(worker.is_alive() for worker in workers), "a worker is stuck"
 
     assert failures == []
     every = [entry_id for ids in claimed for entry_id in ids]
@@ -663,6 +664,7 @@ def test_one_person_in_several_tabs_holds_one_claim(database):
         worker.start()
     for worker in workers:
         worker.join(timeout=30)
+    assert not any(worker.is_alive() for worker in workers), "a worker is stuck"
 
     assert failures == []
     assert len(got) == tabs and len(set(got)) == 1

@@ -6,7 +6,9 @@ test ends. The daemon and the tests share one SQLite file, as the panel would.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -63,6 +65,45 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10, what: str = ""
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(0.05)
+
+
+def next_keepalive(kamailio: Kamailio, timeout: float = 15) -> None:
+    """Return once the line's next OPTIONS reaches Kamailio.
+
+    The SIP thread sends in order, so whatever it sent before that keepalive
+    (an INVITE, say) is in Kamailio's log by then.
+    """
+    before = len(kamailio.messages("OPTIONS"))
+    wait_until(lambda: len(kamailio.messages("OPTIONS")) > before, timeout=timeout,
+               what="the line's next keepalive")  # fmt: skip
+
+
+class NotifySocket:
+    """The socket systemd would give the line daemon, with a watchdog it feeds."""
+
+    WATCHDOG_USEC = 1_000_000  # the daemon feeds it every half of this, from its SIP loop
+
+    def __init__(self, path: Path) -> None:
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(str(path))
+        self.env = {"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": str(self.WATCHDOG_USEC)}
+
+    def sip_loop_ran_for(self, seconds: float) -> None:
+        """Return once the SIP loop has fed the watchdog for ``seconds`` more of its turns."""
+        self.socket.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.socket.recv(1024)  # what it said before now
+        self.socket.settimeout(seconds + 20)
+        # The first ping may come at once, so one more than the seconds need.
+        needed = math.ceil(seconds * 2_000_000 / self.WATCHDOG_USEC) + 1
+        pings = 0
+        while pings < needed:
+            pings += self.socket.recv(1024) == b"WATCHDOG=1"
+
+    def close(self) -> None:
+        """Close the socket; calling it again does nothing."""
+        self.socket.close()
 
 
 def rtp_range() -> str:
@@ -285,6 +326,14 @@ def practice_line(tmp_path: Path, kamailio: Kamailio) -> Iterator[PracticeLinePr
     line = PracticeLineProcess(tmp_path / "practice", kamailio, FAMILY_NUMBER, "--ring", "1")
     yield line
     line.stop()
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
+    """A socket to start the line daemon with, to hear its SIP loop's watchdog."""
+    heard = NotifySocket(tmp_path / "notify")
+    yield heard
+    heard.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.db import open_database
+from hub.line.call import remote_ending
 from hub.models import AuditEvent, EndReason
 from tests.line.conftest import (
     FAMILY_NUMBER,
@@ -199,3 +200,21 @@ def test_a_practice_call_rings_the_practice_line_for_any_member_of_staff(
     assert "call.practice" in actions
     [invite] = practice_line.events("invite")
     assert_presents_the_school(invite["message"])
+
+
+@pytest.mark.parametrize(
+    ("status", "answered_at", "ending"),
+    [
+        (200, 12.0, EndReason.COMPLETED),
+        (486, None, EndReason.BUSY),
+        (600, None, EndReason.BUSY),
+        (480, None, EndReason.NO_ANSWER),
+        (408, None, EndReason.NO_ANSWER),
+        (603, None, EndReason.REJECTED),
+        (403, None, EndReason.REJECTED),
+        (487, None, EndReason.REJECTED),
+        (500, None, EndReason.FAILED),
+    ],
+)
+def test_a_call_the_far_end_ended_is_told_apart_by_its_final_status(status, answered_at, ending):
+    assert remote_ending(status, answered_at) == (ending, "remote")

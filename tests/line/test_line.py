@@ -1,17 +1,13 @@
-"""The line daemon's behaviour with real peers: guard, registration, timeouts, shutdown."""
+"""The line daemon with real peers: the dial guard, calls, timeouts, recording, shutdown."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import time
 import wave
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -33,11 +29,10 @@ from hub.models import (
 from tests.baresip import Baresip
 from tests.line.conftest import (
     HUB_USER,
-    PHONEHUB,
     Family,
     LineProcess,
     PracticeLineProcess,
-    free_port,
+    next_keepalive,
     wait_until,
 )
 
@@ -62,7 +57,7 @@ def test_a_refused_test_call_puts_no_invite_on_the_wire(hub_line, family, kamail
         hub_line.client.request("test_call", number=number, **{"as": "it@school.example"})
     assert refused.value.reason == reason
     assert "never dials" in str(refused.value) or "international" in str(refused.value)
-    time.sleep(0.5)
+    next_keepalive(kamailio)
     assert kamailio.messages("INVITE") == []
     with family.database.session() as session:
         [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "dial.refused"))
@@ -96,44 +91,6 @@ def test_family_calls_outside_hours_or_over_a_limit_are_refused(make_line, kamai
             over.client.request("dial", attempt=second)
         assert refused.value.reason == "staff_rate"
     assert kamailio.messages("INVITE") == []
-
-
-def test_registered_again_after_the_registrar_comes_back_and_the_lights_follow(
-    hub_line: LineProcess, kamailio
-):
-    assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
-    kamailio.kill()
-    wait_until(lambda: hub_line.status()["registration"] == "unregistered", timeout=15,
-               what="the hub to notice the registrar has gone")  # fmt: skip
-    assert hub_line.status()["lights"] == {"green": "off", "amber": "off", "red": "blinking"}
-    kamailio.start()
-    wait_until(lambda: kamailio.registered(HUB_USER), timeout=10, what="registration again")
-    wait_until(lambda: hub_line.status()["lights"]["green"] == "on", timeout=3)
-    assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
-
-
-def test_registered_again_after_a_registrar_restart_between_two_keepalives(make_line, kamailio):
-    # Back before the next OPTIONS: the line never sees it gone, but the registrar has
-    # forgotten every binding (usrloc is in memory); [sip] reregister_s brings it back.
-    hub_line = make_line(kamailio, sip={"reregister_s": 5})
-    hub_line.start()
-    with kamailio.log_path.open("rb") as log:
-        log.seek(0, os.SEEK_END)
-        wait_until(lambda: b"\nOPTIONS sip:" in log.read(), timeout=15, what="a keepalive")
-    kamailio.restart()
-    wait_until(lambda: kamailio.registered(HUB_USER), timeout=60, what="registration again")
-    assert hub_line.status()["registration"] == "registered"
-    assert hub_line.status()["lights"] == {"green": "on", "amber": "off", "red": "off"}
-
-
-def test_a_wrong_password_is_reported_and_not_retried(make_line, kamailio):
-    line = make_line(kamailio, sip={"password": "not-the-password"})
-    line.start(wait_for="credentials_rejected")
-    assert line.status()["lights"]["red"] == "blinking"
-    tried = len(kamailio.messages("REGISTER"))
-    time.sleep(8)  # longer than the retry interval: a storm would show by now
-    assert len(kamailio.messages("REGISTER")) == tried <= 3
-    assert line.status()["registration"] == "credentials_rejected"
 
 
 def test_a_call_nobody_answers_ends_as_no_answer(make_line, kamailio, tmp_path):
@@ -190,31 +147,6 @@ def test_sigterm_mid_call_hangs_up_unregisters_and_exits(hub_line, kamailio, pra
     assert (row.end_reason, row.ended_by) == (EndReason.INTERRUPTED, "system")
 
 
-def test_an_inbound_call_is_refused(hub_line: LineProcess):
-    local = free_port()
-    invite = (
-        f"INVITE sip:hub-office@127.0.0.1:{hub_line.sip_port} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKinbound1;rport\r\n"
-        "Max-Forwards: 70\r\n"
-        f"From: <sip:07700900999@127.0.0.1>;tag=caller1\r\n"
-        f"To: <sip:hub-office@127.0.0.1>\r\n"
-        "Call-ID: inbound-test-1\r\nCSeq: 1 INVITE\r\n"
-        f"Contact: <sip:07700900999@127.0.0.1:{local}>\r\nContent-Length: 0\r\n\r\n"
-    )
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", local))
-        sock.settimeout(5)
-        sock.sendto(invite.encode(), ("127.0.0.1", hub_line.sip_port))
-        finals = []
-        while not finals:
-            reply = sock.recv(65536).decode()
-            status = int(reply.split(" ", 2)[1])
-            if status >= 200:
-                finals.append(status)
-    assert finals == [603]
-    assert hub_line.status()["call"] is None
-
-
 def test_a_recorded_campaign_plays_the_notice_then_records(hub_line, practice_line, family):
     number = family.number("+447700900123")
     attempt = family.attempt(number, entry_id=family.entry(number, recording=True))
@@ -238,28 +170,6 @@ def test_a_recorded_campaign_plays_the_notice_then_records(hub_line, practice_li
     with wave.open(str(path)) as recording:
         seconds = recording.getnframes() / recording.getframerate()
     assert 1 < seconds < 6
-
-
-@pytest.mark.parametrize("transport", ["tcp", "tls"])
-def test_registration_over_tcp_and_tls(make_line, kamailio, transport):
-    port = kamailio.tcp_port if transport == "tcp" else kamailio.tls_port
-    sip = {"transport": transport, "registrar": f"sip:127.0.0.1:{port}"}
-    if transport == "tls":
-        sip["tls_ca_file"] = str(kamailio.ca_cert)
-    line = make_line(kamailio, sip=sip)
-    line.start()
-    register = kamailio.messages("REGISTER")[-1]
-    assert f"Via: SIP/2.0/{transport.upper()} " in register
-
-
-def test_a_tls_registrar_with_an_untrusted_certificate_is_not_used(make_line, kamailio):
-    sip = {"transport": "tls", "registrar": f"sip:127.0.0.1:{kamailio.tls_port}",
-           "tls_ca_file": "/etc/ssl/certs/ca-certificates.crt"}  # fmt: skip
-    line = make_line(kamailio, sip=sip)
-    line.start(wait_for=None)
-    time.sleep(4)
-    assert line.status()["registration"] != "registered"
-    assert kamailio.messages("REGISTER") == []
 
 
 def test_baresip_answers_a_call_from_the_hub(hub_line, family, kamailio, tmp_path):
@@ -317,67 +227,11 @@ def test_memory_freed_by_calls_goes_back_once_the_line_has_been_idle(make_line, 
     assert release_free_memory()  # glibc's malloc_trim, for real
 
 
-def test_the_practice_line_answers_every_call_while_it_holds_another(make_line, kamailio,
-                                                                    tmp_path):  # fmt: skip
-    # With one slot held, pjsua gives an ended call's slot to the very next call; the
-    # ended call's object must be gone by then, or deleting it hangs that call up (603).
-    number = "07700900129"
-    callee = PracticeLineProcess(tmp_path / "callee", kamailio, number, "--ring", "0")
-    kamailio.add_user("07700900124", "baresip-secret")
-    line = make_line(kamailio, dialplan={"per_staff_per_hour": 500, "per_number_per_day": 500})
-    line.start()
-    try:
-        with Baresip(tmp_path / "baresip", user="07700900124", password="baresip-secret",
-                     registrar=kamailio) as other:  # fmt: skip
-            other.start()
-            other.dial(f"sip:{number}@{kamailio.domain}")
-            other.wait_for(lambda: len(other.events("CALL_ESTABLISHED")) == 1)
-            with open_database(line.database_url) as database:
-                rows = Family(database)
-                number_id = rows.number("+447700900129")
-                events = line.client.events()
-                next(events)
-                for _ in range(30):
-                    attempt = rows.attempt(number_id)
-                    line.client.request("dial", attempt=attempt)
-                    state = _next_state(events, attempt)
-                    assert state["state"] == "answered", state
-                    line.client.request("hangup")
-                    assert _next_state(events, attempt)["end_reason"] == "completed"
-            assert other.calls_ended() == 0  # the call held all along is still on
-    finally:
-        callee.stop()
-
-
-def _next_state(events: Iterator[dict[str, Any]], attempt: int) -> dict[str, Any]:
-    """The attempt's next answered or ended event."""
-    for event in events:
-        if event.get("attempt") == attempt and event.get("state") in ("answered", "ended"):
-            return event
-    raise AssertionError("the line daemon closed its event stream")
-
-
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def test_systemd_hears_ready_and_the_watchdog_from_the_sip_loop(make_line, kamailio, tmp_path):
-    path = tmp_path / "notify"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
-        systemd.bind(str(path))
-        systemd.settimeout(20)
-        line = make_line(kamailio)
-        line.start(env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"})
-        heard = []
-        while heard.count("WATCHDOG=1") < 3:
-            heard.append(systemd.recv(1024).decode())
-        assert heard[0] == "READY=1"
-        line.stop()
-        while "STOPPING=1" not in heard:
-            heard.append(systemd.recv(1024).decode())
 
 
 def test_a_line_started_without_its_handset_runs_says_so_and_refuses_desk_calls(
@@ -426,25 +280,6 @@ def test_a_daemon_killed_mid_call_closes_the_call_as_interrupted_on_restart(
     with family.database.session() as session:
         back = session.get(CampaignEntry, entry_id)
         assert (back.state, back.claimed_by_id) == (EntryState.WAITING, None)
-
-
-def test_a_start_that_never_finished_brings_the_line_up_in_safe_mode(make_line, kamailio):
-    line = make_line(kamailio)
-    (line.folder / "line.starting").write_text("started\n")  # the last start died
-    line.start(wait_for="safe_mode")
-    status = line.status()
-    assert "phonehub doctor" in status["fault"]
-    assert status["lights"] == {"green": "off", "amber": "off", "red": "blinking"}
-    with pytest.raises(ControlError, match="safe mode"):
-        line.client.request("test_call", number="07700 900123", **{"as": "it@school.example"})
-    assert kamailio.messages("REGISTER") == []  # no SIP at all in safe mode
-    doctor = subprocess.run([*PHONEHUB, "--config", str(line.config_path), "doctor"],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert doctor.returncode == 1
-    assert "FAIL  registration  The phone line failed to start last time" in doctor.stdout
-    line.stop()
-    line.start()  # the next restart tries the full line again
-    assert line.status()["registration"] == "registered"
 
 
 def test_prompts_wait_for_the_answer_when_the_network_rings_with_audio(

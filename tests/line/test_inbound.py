@@ -1,4 +1,4 @@
-"""SIP traffic the line does not want cannot take it down.
+"""SIP traffic the line does not want is refused, and cannot take it down.
 
 Floods from SIPp (tests/sipp/) and malformed datagrams from a small sender, all on
 127.0.0.1, at a line that re-registers every 5 seconds so that its renewals and
@@ -22,7 +22,7 @@ import pytest
 from hub.db import open_database
 from hub.models import EndReason
 from tests.kamailio import Kamailio
-from tests.line.conftest import HUB_USER, Family, LineProcess, wait_until
+from tests.line.conftest import HUB_USER, Family, LineProcess, free_port, wait_until
 from tests.sipp import run_sipp
 
 FLOOD_CALLS, FLOOD_RATE = 2000, 200  # ten seconds of it
@@ -68,6 +68,7 @@ class StatusWatch:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join(10)
+        assert not self._thread.is_alive(), "the status watch did not end"
 
 
 class EventWatch:
@@ -286,3 +287,28 @@ def test_without_the_refusal_beneath_pjsua_an_inbound_call_is_still_declined(mak
     assert statuses == [100, 603]  # pjsua's way: Trying, then the line's Decline
     wait_until(lambda: events.refused() == 1, timeout=5, what="the refusal's event")
     assert line.status()["call"] is None
+
+
+def test_an_inbound_call_is_refused(hub_line: LineProcess):
+    local = free_port()
+    invite = (
+        f"INVITE sip:hub-office@127.0.0.1:{hub_line.sip_port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKinbound1;rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:07700900999@127.0.0.1>;tag=caller1\r\n"
+        f"To: <sip:hub-office@127.0.0.1>\r\n"
+        "Call-ID: inbound-test-1\r\nCSeq: 1 INVITE\r\n"
+        f"Contact: <sip:07700900999@127.0.0.1:{local}>\r\nContent-Length: 0\r\n\r\n"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", local))
+        sock.settimeout(5)
+        sock.sendto(invite.encode(), ("127.0.0.1", hub_line.sip_port))
+        finals = []
+        while not finals:
+            reply = sock.recv(65536).decode()
+            status = int(reply.split(" ", 2)[1])
+            if status >= 200:
+                finals.append(status)
+    assert finals == [603]
+    assert hub_line.status()["call"] is None

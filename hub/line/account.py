@@ -1,0 +1,73 @@
+"""The hub's SIP account: its pjsua2 config, from [sip], and pjsua2's callbacks on it.
+
+With a registrar the account registers with digest auth, and pjsua retries a failed
+REGISTER by itself (a rejected password is left to hub.line.registration); without
+one, for an IP-authenticated trunk, it never registers.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pjsua2 as pj
+
+from hub.config import SipSection
+from hub.line.registration import Binding
+from hub.line.sip import SipStack
+
+REGISTRATION_EXPIRES_S = 300
+
+
+class AccountOwner(Protocol):
+    """Whoever runs the account: told of registrations, keepalives and inbound calls."""
+
+    binding: Binding
+
+    def refuse_inbound(self, call_id: int) -> None:
+        """pjsua offers an inbound call: decline it on the next turn."""
+
+
+class HubAccount(pj.Account):
+    """The hub's SIP account; hands every callback to the Line."""
+
+    def __init__(self, line: AccountOwner) -> None:
+        super().__init__()
+        self.line = line
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        self.line.binding.on_registration(int(prm.code), int(prm.expiration))
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        # Only without hub.line.inbound's refusal, which answers INVITEs before pjsua.
+        self.line.refuse_inbound(prm.callId)
+
+    def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
+        self.line.binding.on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
+
+
+def account_config(
+    sip: SipSection, stack: SipStack, school_name: str, school_uri: str
+) -> pj.AccountConfig:
+    """The account's pjsua2 config: who the hub is, where it registers, how calls route."""
+    config = pj.AccountConfig()
+    params = stack.uri_params()
+    if sip.registrar:
+        config.idUri = f"{school_name} <sip:{sip.username}@{sip.effective_domain}>"
+        config.regConfig.registrarUri = sip.registrar + params
+        config.regConfig.timeoutSec = REGISTRATION_EXPIRES_S
+        config.regConfig.retryIntervalSec = 5
+        config.regConfig.firstRetryIntervalSec = 2
+        config.regConfig.randomRetryIntervalSec = 0
+        config.regConfig.unregWaitMsec = 2000
+        credentials = pj.AuthCredInfo("digest", "*", sip.username, 0, sip.password)
+        config.sipConfig.authCreds.append(credentials)
+    else:
+        config.idUri = f"{school_name} <{school_uri}>"
+        config.regConfig.registerOnAdd = False
+    # Calls go through the proxy, or else the registrar: the trunk's own front
+    # door, on the port it was given (the domain alone would mean port 5060).
+    route = sip.proxy or sip.registrar
+    if route:
+        config.sipConfig.proxies.append(f"{route};lr{params}")
+    stack.media_config(config)
+    return config

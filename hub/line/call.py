@@ -1,0 +1,73 @@
+"""One call and what hangs off it: its state as pjsua2 reports it, its audio, its end.
+
+A ``HubCall`` lives from the INVITE until pjsua2 says it is disconnected; its
+owner (the Line, on the SIP thread) hears each of its callbacks.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+
+import pjsua2 as pj
+
+from hub.line.sip import Player
+from hub.models import EndReason
+
+
+class CallOwner(Protocol):
+    """Whoever runs the calls: told of every change, inside pjsua2's poll."""
+
+    def on_call_state(self, call: HubCall) -> None:
+        """The call's INVITE session changed state."""
+
+    def on_call_media(self, call: HubCall) -> None:
+        """The call's media changed."""
+
+
+class HubCall(pj.Call):
+    """One call attempt and everything hanging off it until it is released."""
+
+    def __init__(
+        self,
+        line: CallOwner,
+        account: pj.Account,
+        attempt_id: int | None,
+        call_id: int = pj.PJSUA_INVALID_ID,
+    ) -> None:
+        super().__init__(account, call_id)
+        self.line = line
+        self.attempt_id = attempt_id
+        self.started = time.monotonic()
+        self.ringing = False
+        self.answered_at: float | None = None
+        self.hangup_as: tuple[EndReason, str] | None = None
+        self.finished = False
+        self.recording_path: Path | None = None
+        self.play_message = False
+        self.prompted = False  # the message or the recording notice has been started
+        self.player: Player | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.muted = False
+        self.rx_packets = 0
+        self.rx_changed = time.monotonic()
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        self.line.on_call_state(self)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        self.line.on_call_media(self)
+
+
+def remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, str]:
+    """How a call the hub did not hang up itself ended, from its final SIP status."""
+    if answered_at is not None:
+        return EndReason.COMPLETED, "remote"
+    if status in (486, 600):
+        return EndReason.BUSY, "remote"
+    if status in (480, 408):
+        return EndReason.NO_ANSWER, "remote"
+    if status in (603, 403, 487):
+        return EndReason.REJECTED, "remote"
+    return EndReason.FAILED, "remote"

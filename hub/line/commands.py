@@ -1,0 +1,55 @@
+"""What other threads ask of the line: each command carries the future they wait on.
+
+``Line.submit`` queues one for the SIP thread, which carries it out on its next
+turn and sets ``done`` (an exception if it could not).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Dial:
+    """Call ``callee`` for an attempt; record to ``recording`` if set."""
+
+    attempt_id: int
+    callee: str  # the dial string, already in the trunk's format
+    recording: Path | None = None
+    play_message: bool = False  # a test call: play the school's message, then hang up
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class Hangup:
+    """End the current call, as the member of staff asked."""
+
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class Voicemail:
+    """Play the school's message into the answered call, then hang up."""
+
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class Mute:
+    """Stop (``on``) or restart sending the handset's microphone to the family."""
+
+    on: bool
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
+class HandsetChanged:
+    """The handset watch's verdict: what is wrong with the handset, or None."""
+
+    problem: str | None
+    done: Future[None] = field(default_factory=Future)
+
+
+Command = Dial | Hangup | Voicemail | Mute | HandsetChanged
