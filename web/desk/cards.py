@@ -1,0 +1,184 @@
+"""The desk's pages: the campaigns a member of staff may work, and the card of the next family."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub import calls, queues
+from hub.exceptions import QueueError
+from hub.models import (
+    CallAttempt,
+    Campaign,
+    CampaignEntry,
+    Guardian,
+    Household,
+    Outcome,
+    StaffUser,
+    utcnow,
+)
+from hub.numbers import mask
+from web.db import db
+from web.desk.common import ANYONE, LiveCall, bp, live_call, pending_call, signed_in
+from web.security import roles
+
+SWEEP_EVERY_S = 60.0
+
+OUTCOMES = {
+    Outcome.SPOKE_TO_PARENT: "Spoke to parent or carer",
+    Outcome.SPOKE_TO_PUPIL: "Spoke to the pupil",
+    Outcome.NO_ANSWER: "No answer",
+    Outcome.VOICEMAIL: "Left a voicemail",
+    Outcome.WRONG_NUMBER: "Wrong number",
+    Outcome.DECLINED: "Declined to talk",
+    Outcome.CONCERN: "Safeguarding concern (goes to the DSL)",
+}
+
+LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
+
+
+@bp.route("/")
+@roles(*ANYONE)
+def index() -> str | BaseResponse:
+    """The campaigns this member of staff may work."""
+    user = signed_in()
+    pending = pending_call(user)
+    if pending is not None and pending.entry is not None:
+        return redirect(url_for("desk.card", campaign_id=pending.entry.campaign_id))
+    campaigns = [
+        c
+        for c in db().scalars(select(Campaign).where(Campaign.closed_at.is_(None)))
+        if queues.may_work(user, c)
+    ]
+    progress = {c.id: queues.progress(db(), c) for c in campaigns}
+    # Only what this person could be offered now: another's list, a concern with
+    # the DSL or a family tried today are waiting, but not for them.
+    zone = current_app.config["PHONEHUB"].dialplan.zone
+    waiting = {c.id: queues.waiting_for(db(), c, user, now=utcnow(), zone=zone) for c in campaigns}
+    return render_template(
+        "desk_index.html", campaigns=campaigns, progress=progress, waiting=waiting
+    )
+
+
+def _release_abandoned_claims() -> None:
+    """Give families back to the queue when whoever claimed them walked away.
+
+    A claim is refreshed whenever its card is shown and kept while a call on it is
+    recent, so only a closed tab or a member of staff called away lets it go stale.
+    Swept at most once a minute per panel, not on every card.
+    """
+    now = time.monotonic()
+    if now - current_app.extensions.get("phonehub.claims_swept", -SWEEP_EVERY_S) < SWEEP_EVERY_S:
+        return
+    current_app.extensions["phonehub.claims_swept"] = now
+    zone = current_app.config["PHONEHUB"].dialplan.zone
+    queues.release_stale_claims(db(), older_than=queues.ABANDONED_CLAIM, now=utcnow(), zone=zone)
+
+
+@bp.route("/<int:campaign_id>")
+@roles(*ANYONE)
+def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
+    """The next household to call (or the one still waiting for an outcome)."""
+    user = signed_in()
+    campaign = db().get(Campaign, campaign_id)
+    if campaign is None or not queues.may_work(user, campaign):
+        abort(404)
+    pending = pending_call(user)
+    if pending is not None and pending.entry is not None:
+        if pending.entry.campaign_id != campaign.id:  # its own campaign's talking points
+            return redirect(url_for("desk.card", campaign_id=pending.entry.campaign_id))
+        entry = pending.entry
+    else:
+        try:
+            _release_abandoned_claims()
+            zone = current_app.config["PHONEHUB"].dialplan.zone
+            entry = queues.claim_next(db(), campaign, user, now=utcnow(), zone=zone)
+        except QueueError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("desk.index"))
+        if entry is None:
+            return render_template("desk_empty.html", campaign=campaign)
+    return card_page(user, campaign, entry, pending)
+
+
+def card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
+               pending: CallAttempt | None, *, typed: dict[str, str] | None = None,
+               error: str | None = None) -> str:  # fmt: skip
+    """The card, with the call the line has up and the outcome form as last typed."""
+    family = _family(entry)
+    return render_template(
+        "desk.html",
+        campaign=campaign,
+        entry=entry,
+        people=_people(family),
+        history=queues.history(db(), family, viewer=user),
+        pending=pending,
+        call=_call_panel(live_call(user), pending),
+        practice=bool(current_app.config["PHONEHUB"].line.practice_number),
+        outcomes=OUTCOMES,
+        typed=typed or {},
+        error=error,
+    )
+
+
+def _call_panel(live: LiveCall | None, pending: CallAttempt | None) -> dict[str, Any] | None:
+    """What the card's call panel shows: the line's call if it has one, else the last call."""
+    if live is not None:
+        return {"attempt": live.attempt.id, "state": LIVE.get(live.state, "Calling…"),
+                "up": True, "connected": live.state == "connected", "muted": live.muted,
+                "practice": live.attempt.entry_id is None}  # fmt: skip
+    if pending is None:
+        return None
+    ended = calls.shown(pending).ended
+    up = pending.ended_at is None
+    return {"attempt": pending.id, "state": "Calling…" if up else f"Ended: {ended or 'call ended'}",
+            "up": up, "connected": False, "muted": False, "practice": False}  # fmt: skip
+
+
+def _family(entry: CampaignEntry) -> Household:
+    """The card's household with its pupils, guardians, numbers and relationships.
+
+    One query (a family is a few rows each); loaded one by one as the page read
+    them, they took two queries a guardian.
+    """
+    household = db().scalar(
+        select(Household)
+        .where(Household.id == entry.household_id)
+        .options(
+            joinedload(Household.pupils),
+            joinedload(Household.guardians).joinedload(Guardian.numbers),
+            joinedload(Household.guardians).joinedload(Guardian.contacts),
+        )
+    )
+    assert household is not None  # the entry's foreign key holds it
+    return household
+
+
+def _people(household: Household) -> list[dict[str, Any]]:
+    """The guardians as staff see them: name, relationship, masked numbers."""
+    people = []
+    for guardian in household.guardians:
+        relationship = next((c.relationship_ for c in guardian.contacts if c.relationship_), "")
+        numbers = [
+            {"id": n.id, "shown": mask(n.e164, n.label)}
+            for n in guardian.numbers
+            if not n.do_not_contact
+        ]
+        people.append({
+            "name": guardian.name, "relationship": relationship,
+            "numbers": [] if guardian.do_not_contact else numbers,
+            "do_not_contact": guardian.do_not_contact, "times": guardian.preferred_times,
+        })  # fmt: skip
+    return people
