@@ -41,15 +41,10 @@ from hub.control_client import ControlClient
 from hub.db import Database, open_database
 from hub.models import (
     CallAttempt,
-    Campaign,
-    CampaignEntry,
-    Guardian,
-    Household,
-    PhoneNumber,
-    Purpose,
     Role,
 )
 from tests.baresip import Baresip
+from tests.factories import add_campaign, add_entry, add_household, pupil
 from tests.kamailio import Kamailio
 from tests.line.conftest import PHONEHUB, LineProcess, free_port, wait_until
 
@@ -110,19 +105,14 @@ def _seed(database_url: str) -> tuple[int, dict[int, str]]:
         users.add(session, STAFF_EMAIL, "Sam Benchley", Role.STAFF, PASSWORD, actor="bench",
                   opted_in=True)  # fmt: skip
         users.add(session, ADMIN_EMAIL, "Ivo Benchmark", Role.ADMIN, PASSWORD, actor="bench")
-        campaign = Campaign(name="Bench welfare", purpose=Purpose.WELFARE)
-        session.add(campaign)
-        records = []
+        campaign = add_campaign(session, "Bench welfare")
         for index, national in enumerate(FAMILIES):
-            household = Household()
-            guardian = Guardian(name=f"Rowena Benchfamily {index}", household=household)
-            record = PhoneNumber(guardian=guardian, label="mobile", e164="+44" + national[1:],
-                                 kind="mobile")  # fmt: skip
-            session.add_all([household, guardian, record,
-                             CampaignEntry(campaign=campaign, household=household)])  # fmt: skip
-            records.append((record, national))
-        session.flush()
-        numbers = {record.id: national for record, national in records}
+            household = add_household(session, pupil(surname="Benchfamily"),
+                                      serial=int(national[-3:]),
+                                      guardian=f"Rowena Benchfamily {index}")  # fmt: skip
+            add_entry(session, campaign, household)
+            mobile = next(n for g in household.guardians for n in g.numbers if n.kind == "mobile")
+            numbers[mobile.id] = national
         return campaign.id, numbers
 
 

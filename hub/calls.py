@@ -119,6 +119,11 @@ def shown(attempt: CallAttempt) -> Shown:
     )
 
 
+def may_control(attempt: CallAttempt, staff: StaffUser) -> bool:
+    """Whether ``staff`` may end, mute or leave a message on the call: only its maker may."""
+    return attempt.staff_id in (None, staff.id)
+
+
 def request(
     session: Session, staff: StaffUser, entry: CampaignEntry, number_id: int, *,
     hub_id: int | None,

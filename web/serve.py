@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import signal
 import socket
 import threading
@@ -35,6 +36,8 @@ from hub.config import Config
 from hub.exceptions import PhoneHubError
 from hub.private_files import private_file
 from web import create_app
+
+log = logging.getLogger(__name__)
 
 CERTIFICATE_DAYS = 825  # the longest validity browsers accept
 
@@ -159,5 +162,7 @@ def serve(config: Config) -> int:
             feed.close()
         server.stop()
         serving.join(10)
+        if serving.is_alive():
+            log.error("the web server did not stop within 10 s; stopping anyway")
         app.extensions["phonehub.db"].close()
     return 0

@@ -118,6 +118,9 @@ class AttemptWriter(threading.Thread):
         """Finish the queued writes and stop."""
         self.stopping.set()
         self.join(timeout)
+        if self.is_alive():
+            # A write is stuck on the database; its call is closed as interrupted at next start.
+            log.error("the call-state writer did not finish in %.0f s; stopping anyway", timeout)
 
     def _write(self, event: Event) -> None:
         if event["event"] == "registration":

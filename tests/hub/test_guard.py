@@ -34,6 +34,7 @@ from hub.models import (
     StaffUser,
 )
 from hub.numbers import Kind, Number
+from tests.factories import add_staff
 
 MOBILE = "+447700900456"
 LANDLINE = "+441632960789"
@@ -100,17 +101,6 @@ class Family:
         self.session.flush()
 
 
-def add_staff(session: Session, email: str, role: Role = Role.STAFF, **fields: object) -> StaffUser:
-    staff = StaffUser(
-        email=email, name=email.split("@")[0], role=role, password_hash="-", opted_in=True
-    )
-    for key, value in fields.items():
-        setattr(staff, key, value)
-    session.add(staff)
-    session.flush()
-    return staff
-
-
 def add_number(session: Session, e164: str = MOBILE) -> PhoneNumber:
     household = Household()
     guardian = Guardian(household=household, name="Siân O'Brien")
@@ -122,7 +112,7 @@ def add_number(session: Session, e164: str = MOBILE) -> PhoneNumber:
 
 def make_family(session: Session, requested_at: datetime) -> Family:
     hub = Hub(name="office")
-    staff = add_staff(session, "sam@school.example")
+    staff = add_staff(session, "Sam")
     number = add_number(session)
     household = number.guardian.household
     campaign = Campaign(name="Welfare check", purpose=Purpose.WELFARE)
@@ -473,7 +463,7 @@ def test_calls_per_staff_member_per_hour(database, day, earlier, again):
 
 def test_refused_older_and_other_peoples_calls_do_not_count_to_the_hour(database):
     def others(family: Family) -> None:
-        kim = add_staff(family.session, "kim@school.example")
+        kim = add_staff(family.session, "Kim")
         family.calls(*[WEDNESDAY - timedelta(minutes=5)] * 20, end_reason=EndReason.REFUSED)
         family.calls(*[WEDNESDAY - timedelta(minutes=61)] * 20)
         family.calls(*[WEDNESDAY - timedelta(minutes=5)] * 20, staff=kim)
@@ -533,7 +523,7 @@ def test_the_day_starts_at_midnight_in_london(database, day, refused):
 @pytest.mark.parametrize(("earlier", "refused"), [(4, False), (5, True)])
 def test_calls_per_hub_per_day(database, earlier, refused):
     def busy_hub(family: Family) -> None:
-        kim = add_staff(family.session, "kim@school.example")
+        kim = add_staff(family.session, "Kim")
         elsewhere = Hub(name="staffroom")
         family.session.add(elsewhere)
         family.session.flush()
@@ -576,7 +566,7 @@ def admin_call(
     with database.session() as session:
         hub = Hub(name="office")
         session.add(hub)
-        admin = add_staff(session, "it@school.example", role, active=active)
+        admin = add_staff(session, "IT", role, active=active)
         for _ in range(earlier):
             session.add(
                 CallAttempt(staff_id=admin.id, hub_id=hub.id, requested_at=now, test_call=True)
