@@ -1,0 +1,239 @@
+"""The dial guard: the last check before the line daemon sends any INVITE.
+
+It stands between the hub and toll fraud or an honest mistake. A number is dialled
+only if it is a family's, of a kind the school allows, in calling hours and within
+the rate limits; otherwise the guard writes a ``dial.refused`` audit event, closes
+the attempt as refused and raises DialRefused with one sentence saying why.
+
+    plan = DialPlan.from_config(config)
+    with database.session() as session:
+        try:
+            number = check_attempt(session, plan, attempt)
+        except DialRefused as refused:
+            ...  # tell the member of staff str(refused); the session still commits
+
+The refusal is only kept if the session commits, so the daemon catches DialRefused
+inside the session rather than letting it roll the audit event back.
+
+The rules are read from a ``DialPlan`` (``plan``), the rate limits count past
+calls (``rates``), and each refusal has a ``Refusal`` code (``refusals``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from hub import audit, calls
+from hub.exceptions import DialRefused, NumberError
+from hub.guard.plan import DialPlan
+from hub.guard.rates import check_hub_rate, check_number_rate, check_staff_rate
+from hub.guard.refusals import Refusal, Refused
+from hub.models import CallAttempt, Campaign, PhoneNumber, Role, StaffUser, utcnow
+from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
+from hub.queues.rules import CallerBar, caller_bar
+
+__all__ = ["CALLER_REFUSALS", "DialPlan", "Refusal", "check_attempt", "check_test_call"]
+
+# The queue's rule on who may call a campaign's families, as the guard refuses a dial.
+CALLER_REFUSALS = {
+    CallerBar.DISABLED: (
+        Refusal.STAFF_INACTIVE,
+        "This call has no active member of staff making it, so it cannot be dialled.",
+    ),
+    CallerBar.NOT_OPTED_IN: (
+        Refusal.NOT_OPTED_IN,
+        "You have not opted in to making calls through the hub.",
+    ),
+    CallerBar.NOT_DSL: (
+        Refusal.NOT_DSL,
+        "Only the designated safeguarding lead can call this campaign's families.",
+    ),
+}
+
+
+def check_attempt(
+    session: Session, plan: DialPlan, attempt: CallAttempt, *, now: datetime | None = None
+) -> Number:
+    """The number to dial for a family call attempt; DialRefused once a refusal is recorded."""
+    now = _utc(now)
+    if attempt.id is None:
+        # The rate limits leave the attempt itself out by its id.
+        session.flush()
+    staff = session.get(StaffUser, attempt.staff_id) if attempt.staff_id is not None else None
+    try:
+        return _family_number(session, plan, attempt, staff, now)
+    except Refused as refused:
+        calls.refused(attempt, now)
+        detail: audit.Detail = {"entry_id": attempt.entry_id, "household_id": attempt.household_id}
+        raise _recorded(
+            session,
+            refused,
+            actor=staff or "system",
+            target_type="call_attempt",
+            target_id=attempt.id,
+            hub_id=attempt.hub_id,
+            detail=detail,
+        ) from None
+
+
+def check_test_call(
+    session: Session,
+    plan: DialPlan,
+    staff: StaffUser,
+    number_text: str,
+    *,
+    hub_id: int | None,
+    now: datetime | None = None,
+) -> Number:
+    """The number an admin typed for a test call; DialRefused once a refusal is recorded."""
+    now = _utc(now)
+    try:
+        if not staff.active or staff.role != Role.ADMIN:
+            raise Refused(Refusal.NOT_ADMIN, "Only an active admin can make a test call.")
+        try:
+            typed = parse(number_text)
+        except NumberError:
+            raise Refused(Refusal.NOT_A_NUMBER, "That is not a phone number.") from None
+        number = _allowed_kind(plan, typed)
+        # No calling-hours check: IT tests the line when installing or mending it,
+        # often after school, and a test call reaches no family. The rate limits
+        # still apply, since a stolen admin login is a toll fraudster's way in.
+        check_staff_rate(session, plan, staff.id, now, exclude=None)
+        check_hub_rate(session, plan, hub_id, now, exclude=None)
+        return number
+    except Refused as refused:
+        raise _recorded(
+            session, refused, actor=staff, hub_id=hub_id, detail={"test_call": True}
+        ) from None
+
+
+def _family_number(
+    session: Session, plan: DialPlan, attempt: CallAttempt, staff: StaffUser | None, now: datetime
+) -> Number:
+    # Already-ended comes first: whatever else is wrong, a finished call is never redialled.
+    if attempt.ended_at is not None:
+        raise Refused(
+            Refusal.ALREADY_ENDED, "This call has already ended, so it cannot be dialled again."
+        )
+    record = (
+        session.get(PhoneNumber, attempt.phone_number_id)
+        if attempt.phone_number_id is not None
+        else None
+    )
+    if record is None:
+        raise Refused(
+            Refusal.NO_NUMBER_RECORD,
+            "This call has no family phone number on record, so it cannot be dialled.",
+        )
+    guardian = record.guardian
+    if guardian.household_id != attempt.household_id:
+        raise Refused(
+            Refusal.WRONG_HOUSEHOLD,
+            "The phone number on this call belongs to a different family, so it was not dialled.",
+        )
+    campaign = attempt.entry.campaign if attempt.entry is not None else None
+    caller = _check_caller(staff, campaign)
+    if record.do_not_contact:
+        raise Refused(
+            Refusal.DO_NOT_CONTACT, "The family has asked not to be called on this number."
+        )
+    if guardian.do_not_contact:
+        raise Refused(Refusal.DO_NOT_CONTACT, "This contact has asked not to be called.")
+    try:
+        stored = parse(record.e164)
+    except NumberError:
+        stored = Number(record.e164, Kind.INVALID)
+    number = _allowed_kind(plan, stored)
+    _check_hours(plan, campaign, now)
+    check_staff_rate(session, plan, caller.id, now, exclude=attempt.id)
+    check_number_rate(session, plan, record.e164, now, exclude=attempt.id)
+    check_hub_rate(session, plan, attempt.hub_id, now, exclude=attempt.id)
+    return number
+
+
+def _check_caller(staff: StaffUser | None, campaign: Campaign | None) -> StaffUser:
+    bar = caller_bar(staff, campaign)
+    if bar is not None or staff is None:
+        raise Refused(*CALLER_REFUSALS[bar or CallerBar.DISABLED])
+    return staff
+
+
+def _allowed_kind(plan: DialPlan, number: Number) -> Number:
+    kind = number.kind
+    description = KIND_DESCRIPTIONS[kind]
+    if kind == Kind.INTERNATIONAL:
+        if plan.international:
+            return number
+        raise Refused(
+            Refusal.INTERNATIONAL,
+            f"This number is {description}, and the hub is not set up to call abroad.",
+            kind=kind.value,
+        )
+    if kind in NEVER_DIALLED:
+        raise Refused(
+            Refusal.KIND_NOT_ALLOWED,
+            f"This number is {description}, which the hub never dials.",
+            kind=kind.value,
+        )
+    if kind not in plan.allowed:
+        raise Refused(
+            Refusal.KIND_NOT_ALLOWED,
+            f"This number is {description}, which the hub is not set up to dial.",
+            kind=kind.value,
+        )
+    return number
+
+
+def _check_hours(plan: DialPlan, campaign: Campaign | None, now: datetime) -> None:
+    # A closed campaign comes first: "come back at 08:00" would send staff back for nothing.
+    if campaign is not None and campaign.closed_at is not None:
+        raise Refused(
+            Refusal.CAMPAIGN_CLOSED,
+            "This campaign is closed, so no more calls can be made from it.",
+        )
+    local = now.astimezone(plan.zone)
+    start, end = plan.calling_window
+    if local.weekday() not in plan.calling_days or not start <= local.time() < end:
+        raise Refused(Refusal.OUTSIDE_HOURS, f"Calls can only be made {plan.calling_hours}.")
+    if campaign is None or (campaign.window_start is None and campaign.window_end is None):
+        return
+    # The campaign narrows the school's window; it never widens it.
+    start = max(start, campaign.window_start or start)
+    end = min(end, campaign.window_end or end)
+    if not start <= local.time() < end:
+        raise Refused(
+            Refusal.OUTSIDE_CAMPAIGN_WINDOW,
+            f"Calls for this campaign can only be made {start:%H:%M} to {end:%H:%M}.",
+        )
+
+
+def _utc(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given to the dial guard")
+    return now.astimezone(UTC)
+
+
+def _recorded(
+    session: Session,
+    refused: Refused,
+    *,
+    actor: StaffUser | str,
+    hub_id: int | None,
+    detail: audit.Detail,
+    target_type: str = "",
+    target_id: int | None = None,
+) -> DialRefused:
+    audit.record(
+        session,
+        "dial.refused",
+        actor=actor,
+        target_type=target_type,
+        target_id=target_id,
+        hub_id=hub_id,
+        detail={"reason": refused.reason.value, **refused.detail, **detail},
+    )
+    return DialRefused(refused.sentence, reason=refused.reason)
