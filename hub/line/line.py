@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
@@ -32,6 +29,7 @@ from hub import calls
 from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.account import HubAccount, account_config
+from hub.line.audio import CallAudio, Prompts
 from hub.line.call import HubCall, remote_ending
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
@@ -39,11 +37,9 @@ from hub.line.handset import HandsetWatch
 from hub.line.inbound import Tally
 from hub.line.registration import Binding
 from hub.line.sip import (
-    Player,
     SipStack,
     SoundSettings,
     StackSettings,
-    audio_media,
     call_param,
     display_name,
     header,
@@ -69,14 +65,6 @@ REFUSALS_EVENT_S = 1.0
 REFUSALS_LOG_S = 60.0
 
 
-@dataclass(frozen=True)
-class Prompts:
-    """Rendered speech prompts, as 16 kHz WAV files."""
-
-    recording_notice: Path
-    voicemail: Path
-
-
 HANDSET_UNPLUGGED = (
     "The handset is not plugged in, so the call would have no sound; "
     "plug it into the hub and try again."
@@ -96,7 +84,6 @@ class Line:
     ) -> None:
         self.config = config
         self.events = events
-        self.prompts = prompts
         self.on_change = on_change
         self.commands: queue.Queue[Command] = queue.Queue()
         self._lock = threading.Lock()
@@ -117,11 +104,7 @@ class Line:
         self._declined = 0  # inbound calls refused here rather than beneath pjsua
         self._refusal_events = Tally(REFUSALS_EVENT_S)
         self._refusal_lines = Tally(REFUSALS_LOG_S)
-        # A recording is announced a turn after its recorder is deleted (the turn after
-        # its call ends): the WAV header is written as the loop polls in between.
-        self._deleting: list[tuple[int | None, Path]] = []
-        self._saved: list[tuple[int | None, Path]] = []
-        self._releasing: list[object] = []
+        self.audio = CallAudio(self, prompts)
         self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
         self._lights_due = False  # the LEDs are behind the status until the poll returns
         self.binding = Binding(self, config.sip.reregister_s)
@@ -205,7 +188,7 @@ class Line:
     def _watch_handset(self) -> None:
         """Open the handset if it is there, and watch for it coming and going."""
         if self.sound.headless:
-            self._show()
+            self.show()
             return
 
         def report(problem: str | None) -> None:  # on the watch's thread
@@ -224,7 +207,7 @@ class Line:
         if not sip.registrar:
             self.binding.set_registration(Registration.NOT_NEEDED, 0)
 
-    def _publish(self, event: dict[str, Any]) -> None:
+    def publish(self, event: dict[str, Any]) -> None:
         """Publish ``event`` once the current poll (or, from ``_turn``, the next one) returns.
 
         Each event wakes the threads that write it to the database. Held back, they
@@ -236,7 +219,7 @@ class Line:
 
     def _flush_events(self) -> None:
         if self._lights_due:
-            self._show()  # the LEDs first, so whoever hears an event sees them agree
+            self.show()  # the LEDs first, so whoever hears an event sees them agree
         outbox, self._outbox = self._outbox, []
         for event in outbox:
             self.events.publish(event)
@@ -244,19 +227,13 @@ class Line:
     def _turn(self) -> None:
         """Work that may not happen inside a pjsua2 callback, once per loop."""
         self._flush_events()
-        # What the last turn let go of is deleted now, outside any callback; a
-        # recorder writes its WAV header when deleted and the loop turns again.
-        for attempt_id, path in self._saved:
-            self._publish({"event": "recording", "attempt": attempt_id, "on": False,
-                                 "saved": str(path)})  # fmt: skip
-        self._saved, self._deleting = self._deleting, []
-        self._releasing.clear()
+        self.audio.turn()
         refusing, self._to_refuse = self._to_refuse, []
         for call in refusing:
             self._decline(call)
         interrupting, self._interrupting = self._interrupting, []
         for call in interrupting:
-            self._hang_up(call, EndReason.INTERRUPTED, "handset")
+            self.hang_up(call, EndReason.INTERRUPTED, "handset")
         while True:
             try:
                 command = self.commands.get_nowait()
@@ -284,13 +261,13 @@ class Line:
             if self.call is None:
                 raise LineError("There is no call to hang up.")
             answered = self.call.answered_at is not None
-            self._hang_up(
+            self.hang_up(
                 self.call, EndReason.COMPLETED if answered else EndReason.CANCELLED, "staff"
             )
         elif isinstance(command, Voicemail):
-            self._leave_voicemail()
+            self.audio.leave_voicemail(self.call)
         elif isinstance(command, Mute):
-            self._mute(command.on)
+            self.audio.mute(self.call, command.on)
         else:
             self._handset_changed(command.problem)
 
@@ -302,7 +279,7 @@ class Line:
         else:
             self.stack.drop_handset()
             if self.call is not None and not self.call.play_message:
-                self._hang_up(self.call, EndReason.INTERRUPTED, "handset")
+                self.hang_up(self.call, EndReason.INTERRUPTED, "handset")
         if problem == self.handset_problem and self._status["handset"] != "starting":
             return
         self.handset_problem = problem
@@ -310,40 +287,13 @@ class Line:
             log.info("handset connected")
         else:
             log.warning("handset unplugged: %s", problem)
-        self._show()
-        self._publish({"event": "handset", "state": self._handset_state(), "problem": problem})
+        self.show()
+        self.publish({"event": "handset", "state": self._handset_state(), "problem": problem})
 
     def _handset_state(self) -> str:
         if self.sound.headless:
             return "none"
         return "connected" if self.handset_problem is None else "unplugged"
-
-    def _mute(self, on: bool) -> None:
-        call = self.call
-        if call is None or call.answered_at is None:
-            raise LineError("There is no call in progress to mute.")
-        if call.muted == on:
-            return
-        call.muted = on
-        self._route_microphone(call)
-        self._show()
-        self._publish({"event": "mute", "attempt": call.attempt_id, "on": on})
-
-    def _route_microphone(self, call: HubCall) -> None:
-        """Send the handset's microphone to the family and the recording, unless muted."""
-        assert self.stack is not None
-        media = audio_media(call)
-        if media is None:
-            return
-        microphone = self.stack.audio_device_media()[0]
-        for target in (media, call.recorder):
-            if target is None:
-                continue
-            if call.muted:
-                with contextlib.suppress(pj.Error):  # it was never connected
-                    microphone.stopTransmit(target)
-            else:
-                microphone.startTransmit(target)
 
     def _dial(self, command: Dial) -> None:
         assert self.account is not None and self.stack is not None
@@ -371,38 +321,17 @@ class Line:
         try:
             call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
         except pj.Error as exc:
-            self._publish(
+            self.publish(
                 self._call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system")
             )
             raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
         self.call = call
         # Starting the amber blink takes a thread; the 407 and its INVITE go first.
-        self._show(lights=False)
-        self._publish(self._call_event(call, "dialling"))
+        self.show(lights=False)
+        self.publish(self._call_event(call, "dialling"))
 
-    def _leave_voicemail(self) -> None:
-        call = self.call
-        if call is None or call.answered_at is None:
-            raise LineError("A message can only be left once the call has been answered.")
-        media = audio_media(call)
-        if media is None:
-            raise LineError("The call has no audio to play the message into.")
-        self._play_message(call, media)
-
-    def _play_message(self, call: HubCall, media: pj.AudioMedia) -> None:
-        self._stop_player(call)
-        call.player = Player(self.prompts.voicemail, lambda: None)
-        call.player.startTransmit(media)
-        call.player.on_end = lambda: self._hang_up(call, EndReason.COMPLETED, "hub")
-        self._publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing"})
-
-    def _stop_player(self, call: HubCall) -> None:
-        if call.player is not None:
-            call.player.on_end = lambda: None  # it may hold the call
-            self._releasing.append(call.player)
-            call.player = None
-
-    def _hang_up(self, call: HubCall, end_reason: EndReason, ended_by: str) -> None:
+    def hang_up(self, call: HubCall, end_reason: EndReason, ended_by: str) -> None:
+        """End ``call`` (once), saying it was ``ended_by`` for ``end_reason``."""
         if call.finished or call.hangup_as is not None:
             return
         call.hangup_as = (end_reason, ended_by)
@@ -413,22 +342,19 @@ class Line:
 
     def _watch_call(self, call: HubCall) -> None:
         now = time.monotonic()
-        if call.player is not None and call.player.ended:
-            on_end, call.player.on_end = call.player.on_end, lambda: None
-            self._stop_player(call)
-            on_end()
+        self.audio.finish_playing(call)
         if call.finished:
             return
         line = self.config.line
         if call.answered_at is None:
             if now - call.started >= line.ring_timeout_s:
-                self._hang_up(call, EndReason.NO_ANSWER, "timeout")
+                self.hang_up(call, EndReason.NO_ANSWER, "timeout")
             return
         packets = rx_packets(call)
         if packets != call.rx_packets:
             call.rx_packets, call.rx_changed = packets, now
         elif now - call.rx_changed >= line.rtp_timeout_s:
-            self._hang_up(call, EndReason.DROPPED, "timeout")
+            self.hang_up(call, EndReason.DROPPED, "timeout")
 
     # --- pjsua2 callbacks (SIP thread, inside poll) ---------------------
 
@@ -445,7 +371,7 @@ class Line:
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and call.answered_at is None:
             call.answered_at = call.rx_changed = time.monotonic()
             events.append(self._call_event(call, "answered", sip_status=status))
-            self._answered_media(call)
+            self.audio.answered(call)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
             end_reason, ended_by = call.hangup_as or remote_ending(status, call.answered_at)
@@ -457,61 +383,14 @@ class Line:
                 )
             self._let_go(call)
             self._trim_at = time.monotonic() + TRIM_AFTER_CALL_S
-        self._show()
+        self.show()
         for event in events:
-            self._publish(event)
+            self.publish(event)
 
     def on_call_media(self, call: HubCall) -> None:
         """A call's media changed: connect its audio to the handset."""
-        assert self.stack is not None
-        media = audio_media(call)
-        if media is None or call.finished:
-            return
-        earpiece = self.stack.audio_device_media()[1]
-        try:
-            media.startTransmit(earpiece)
-            self._route_microphone(call)
-        except pj.Error as exc:
-            # The handset went between the watch's checks; the watch will say so.
-            log.warning("the handset could not be opened for the call: %s", reason(exc))
-            if not call.play_message:
-                self._interrupting.append(call)
-        self._answered_media(call)
-
-    def _answered_media(self, call: HubCall) -> None:
-        """Start the message or the recording notice, once the call has audio *and* an answer.
-
-        Many networks send audio before the answer (ringback in a 183): a notice
-        played then would reach nobody, and recording would start while ringing.
-        """
-        if call.answered_at is None or call.finished or call.prompted:
-            return  # before the media lookup: this runs before the ACK is sent
-        media = audio_media(call)
-        if media is None:
-            return
-        call.prompted = call.play_message or call.recording_path is not None
-        if call.play_message:
-            self._play_message(call, media)
-        elif call.recording_path is not None:
-            # The parent hears the recording notice before anything is recorded.
-            call.player = Player(self.prompts.recording_notice, lambda: None)
-            call.player.on_end = lambda: self._start_recording(call)
-            call.player.startTransmit(media)
-
-    def _start_recording(self, call: HubCall) -> None:
-        assert self.stack is not None and call.recording_path is not None
-        media = audio_media(call)
-        if media is None or call.finished:
-            return
-        call.recording_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        recorder = pj.AudioMediaRecorder()
-        recorder.createRecorder(str(call.recording_path))
-        os.chmod(call.recording_path, 0o600)
-        media.startTransmit(recorder)
-        call.recorder = recorder
-        self._route_microphone(call)
-        self._show()  # the LEDs and status first, so whoever hears the event sees them
-        self._publish({"event": "recording", "attempt": call.attempt_id, "on": True})
+        if not self.audio.connect(call) and not call.play_message:
+            self._interrupting.append(call)  # ended on the next turn
 
     def _let_go(self, call: HubCall) -> None:
         """Drop every reference to a call as it disconnects, inside its callback.
@@ -521,11 +400,7 @@ class Line:
         object deleted after that hangs up whichever call holds its slot by then. Its
         player and recorder go on the next turn, outside any callback.
         """
-        if call.recorder is not None and call.recording_path is not None:
-            self._deleting.append((call.attempt_id, call.recording_path))
-        self._stop_player(call)
-        self._releasing.append(call.recorder)
-        call.recorder = None
+        self.audio.let_go(call)
         self._retired = [c for c in self._retired if c is not call]
         self._interrupting = [c for c in self._interrupting if c is not call]
         self._to_refuse = [c for c in self._to_refuse if c is not call]
@@ -553,7 +428,7 @@ class Line:
         refused = self._declined + (self.stack.refused if self.stack is not None else 0)
         now = time.monotonic()
         if count := self._refusal_events.due(refused, now):
-            self._publish({"event": "inbound_refused", "count": count})
+            self.publish({"event": "inbound_refused", "count": count})
         if count := self._refusal_lines.due(refused, now):
             log.info("refused %d inbound call(s) or subscription(s); the hub only calls out", count)
 
@@ -588,8 +463,8 @@ class Line:
     def registration_set(self, state: Registration, code: int, *, changed: bool) -> None:
         """Say a new registration state, and show it."""
         if changed:
-            self._publish({"event": "registration", "state": state.value, "code": code})
-        self._show()
+            self.publish({"event": "registration", "state": state.value, "code": code})
+        self.show()
 
     def stack_params(self) -> str:
         """The transport parameter for URIs the hub builds."""
@@ -618,7 +493,7 @@ class Line:
             event["ended_by"] = ended_by
         return event
 
-    def _show(self, *, lights: bool = True) -> None:
+    def show(self, *, lights: bool = True) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
         call = self.call
         line_state = LineState.IDLE
@@ -668,7 +543,7 @@ class Line:
             self.commands.get_nowait().done.set_exception(LineError("The line is shutting down."))
         try:
             if self.call is not None:
-                self._hang_up(self.call, EndReason.INTERRUPTED, "system")
+                self.hang_up(self.call, EndReason.INTERRUPTED, "system")
                 self._poll_until(lambda: self.call is None, stack)
             if self.account is not None and self._registration is Registration.REGISTERED:
                 try:
@@ -686,7 +561,7 @@ class Line:
         finally:
             self._flush_events()
             self._retired.clear()
-            self._releasing.clear()
+            self.audio.release()
             self.call = None
             self.account = None
             stack.close()
@@ -700,7 +575,7 @@ class Line:
 
     def _turn_until_released(self, stack: SipStack) -> None:
         for _ in range(3):
-            self._releasing.clear()
+            self.audio.release()
             for call in self._retired:
                 call.player = call.recorder = None
             stack.poll(POLL_MS)
