@@ -25,7 +25,6 @@ from typing import Any
 
 import pjsua2 as pj
 
-from hub import calls
 from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.account import HubAccount, account_config
@@ -47,7 +46,8 @@ from hub.line.sip import (
     release_free_memory,
     rx_packets,
 )
-from hub.line.states import LineState, Registration
+from hub.line.states import Registration
+from hub.line.status import StatusBoard
 from hub.line.waker import WAKE, make_waker
 from hub.models import EndReason
 from hub.numbers import format_for_trunk
@@ -84,17 +84,8 @@ class Line:
     ) -> None:
         self.config = config
         self.events = events
-        self.on_change = on_change
         self.commands: queue.Queue[Command] = queue.Queue()
-        self._lock = threading.Lock()
-        self._status: dict[str, Any] = {
-            "registration": "starting",
-            "call": None,
-            "recording": False,
-            "handset": "starting",
-            "handset_problem": None,
-            "muted": False,
-        }
+        self.board = StatusBoard(on_change)
         self.stack: SipStack | None = None
         self.account: HubAccount | None = None
         self.call: HubCall | None = None
@@ -106,7 +97,6 @@ class Line:
         self._refusal_lines = Tally(REFUSALS_LOG_S)
         self.audio = CallAudio(self, prompts)
         self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
-        self._lights_due = False  # the LEDs are behind the status until the poll returns
         self.binding = Binding(self, config.sip.reregister_s)
         self._trim_at: float | None = None
         self._stopping = False
@@ -145,8 +135,7 @@ class Line:
 
     def status(self) -> dict[str, Any]:
         """Registration and call state as the SIP thread last saw them."""
-        with self._lock:
-            return dict(self._status)
+        return self.board.snapshot()
 
     def _wake(self) -> None:
         """Cut the SIP thread's poll short, so a command waits microseconds, not POLL_MS."""
@@ -218,7 +207,7 @@ class Line:
         self._outbox.append(event)
 
     def _flush_events(self) -> None:
-        if self._lights_due:
+        if self.board.lights_due:
             self.show()  # the LEDs first, so whoever hears an event sees them agree
         outbox, self._outbox = self._outbox, []
         for event in outbox:
@@ -280,7 +269,7 @@ class Line:
             self.stack.drop_handset()
             if self.call is not None and not self.call.play_message:
                 self.hang_up(self.call, EndReason.INTERRUPTED, "handset")
-        if problem == self.handset_problem and self._status["handset"] != "starting":
+        if problem == self.handset_problem and not self.board.starting:
             return
         self.handset_problem = problem
         if problem is None:
@@ -495,36 +484,8 @@ class Line:
 
     def show(self, *, lights: bool = True) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
-        call = self.call
-        line_state = LineState.IDLE
-        if call is not None:
-            stage = calls.stage(ended=False, answered=call.answered_at is not None,
-                                ringing=call.ringing)  # fmt: skip
-            line_state = LineState(stage)
-        recording = call is not None and call.recorder is not None
         handset = self._handset_state()
-        snapshot = {
-            "registration": self._registration.value,
-            "call": None
-            if call is None
-            else {"attempt": call.attempt_id, "state": line_state.value},
-            "recording": recording,
-            "handset": handset,
-            "handset_problem": self.handset_problem,
-            "muted": call is not None and call.muted,
-        }
-        with self._lock:
-            self._status = snapshot
-        self._lights_due = not lights
-        if lights and self.on_change is not None:
-            self.on_change(
-                {
-                    "registration": self._registration,
-                    "line": line_state,
-                    "recording": recording,
-                    "handset_missing": handset == "unplugged",
-                }
-            )
+        self.board.show(self.call, self._registration, handset, self.handset_problem, lights=lights)
 
     # --- shutdown -----------------------------------------------------------
 
