@@ -7,8 +7,9 @@ owner (the Line, on the SIP thread) hears each of its callbacks.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pjsua2 as pj
 
@@ -71,3 +72,25 @@ def remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, st
     if status in (603, 403, 487):
         return EndReason.REJECTED, "remote"
     return EndReason.FAILED, "remote"
+
+
+def call_event(
+    call: HubCall,
+    state: str,
+    *,
+    sip_status: int | None = None,
+    end_reason: EndReason | None = None,
+    ended_by: str | None = None,
+) -> dict[str, Any]:
+    """The event that says ``call`` reached ``state`` (and, once ended, how it ended)."""
+    event: dict[str, Any] = {
+        "event": "call",
+        "attempt": call.attempt_id,
+        "state": state,
+        "at": datetime.now(UTC).isoformat(),
+        "sip_status": sip_status,
+    }
+    if end_reason is not None:
+        event["end_reason"] = end_reason.value
+        event["ended_by"] = ended_by
+    return event

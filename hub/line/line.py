@@ -20,7 +20,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pjsua2 as pj
@@ -29,7 +28,7 @@ from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.account import HubAccount, account_config
 from hub.line.audio import CallAudio, Prompts
-from hub.line.call import HubCall, remote_ending
+from hub.line.call import HubCall, call_event, remote_ending
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
@@ -310,14 +309,12 @@ class Line:
         try:
             call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
         except pj.Error as exc:
-            self.publish(
-                self._call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system")
-            )
+            self.publish(call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system"))
             raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
         self.call = call
         # Starting the amber blink takes a thread; the 407 and its INVITE go first.
         self.show(lights=False)
-        self.publish(self._call_event(call, "dialling"))
+        self.publish(call_event(call, "dialling"))
 
     def hang_up(self, call: HubCall, end_reason: EndReason, ended_by: str) -> None:
         """End ``call`` (once), saying it was ``ended_by`` for ``end_reason``."""
@@ -356,17 +353,17 @@ class Line:
         events: list[dict[str, Any]] = []
         if state == pj.PJSIP_INV_STATE_EARLY and not call.ringing:
             call.ringing = True
-            events.append(self._call_event(call, "ringing", sip_status=status))
+            events.append(call_event(call, "ringing", sip_status=status))
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and call.answered_at is None:
             call.answered_at = call.rx_changed = time.monotonic()
-            events.append(self._call_event(call, "answered", sip_status=status))
+            events.append(call_event(call, "answered", sip_status=status))
             self.audio.answered(call)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
             end_reason, ended_by = call.hangup_as or remote_ending(status, call.answered_at)
             if call.attempt_id is not None:
                 events.append(
-                    self._call_event(
+                    call_event(
                         call, "ended", sip_status=status, end_reason=end_reason, ended_by=ended_by
                     )
                 )
@@ -460,27 +457,6 @@ class Line:
         return self.stack.uri_params() if self.stack is not None else ""
 
     # --- shared state -----------------------------------------------------
-
-    def _call_event(
-        self,
-        call: HubCall,
-        state: str,
-        *,
-        sip_status: int | None = None,
-        end_reason: EndReason | None = None,
-        ended_by: str | None = None,
-    ) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "event": "call",
-            "attempt": call.attempt_id,
-            "state": state,
-            "at": datetime.now(UTC).isoformat(),
-            "sip_status": sip_status,
-        }
-        if end_reason is not None:
-            event["end_reason"] = end_reason.value
-            event["ended_by"] = ended_by
-        return event
 
     def show(self, *, lights: bool = True) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
