@@ -32,7 +32,7 @@ from hub.line.call import HubCall, call_event, remote_ending
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
-from hub.line.inbound import Tally
+from hub.line.refusals import Refusals
 from hub.line.registration import Binding
 from hub.line.sip import (
     SipStack,
@@ -58,10 +58,6 @@ SHUTDOWN_WAIT_S = 4.0
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
-# However many inbound requests are refused, they make one event a second and one
-# log line a minute: a flood must not flood the subscribers or the journal.
-REFUSALS_EVENT_S = 1.0
-REFUSALS_LOG_S = 60.0
 
 
 HANDSET_UNPLUGGED = (
@@ -88,12 +84,8 @@ class Line:
         self.stack: SipStack | None = None
         self.account: HubAccount | None = None
         self.call: HubCall | None = None
-        self._retired: list[HubCall] = []  # inbound calls refused, held until they end
         self._interrupting: list[HubCall] = []  # calls that lost the handset, ended next turn
-        self._to_refuse: list[HubCall] = []
-        self._declined = 0  # inbound calls refused here rather than beneath pjsua
-        self._refusal_events = Tally(REFUSALS_EVENT_S)
-        self._refusal_lines = Tally(REFUSALS_LOG_S)
+        self.refusals = Refusals(self.publish)
         self.audio = CallAudio(self, prompts)
         self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
         self.binding = Binding(self, config.sip.reregister_s)
@@ -216,9 +208,7 @@ class Line:
         """Work that may not happen inside a pjsua2 callback, once per loop."""
         self._flush_events()
         self.audio.turn()
-        refusing, self._to_refuse = self._to_refuse, []
-        for call in refusing:
-            self._decline(call)
+        self.refusals.decline()
         interrupting, self._interrupting = self._interrupting, []
         for call in interrupting:
             self.hang_up(call, EndReason.INTERRUPTED, "handset")
@@ -237,7 +227,7 @@ class Line:
             self._watch_call(self.call)
         if self.config.sip.registrar and self.account is not None:
             self.binding.keepalive()
-        self._report_refusals()
+        self.refusals.report(self.stack.refused if self.stack is not None else 0, time.monotonic())
         if self._trim_at is not None and self.call is None and time.monotonic() >= self._trim_at:
             self._trim_at = None
             release_free_memory()
@@ -387,36 +377,15 @@ class Line:
         player and recorder go on the next turn, outside any callback.
         """
         self.audio.let_go(call)
-        self._retired = [c for c in self._retired if c is not call]
+        self.refusals.forget(call)
         self._interrupting = [c for c in self._interrupting if c is not call]
-        self._to_refuse = [c for c in self._to_refuse if c is not call]
         if call is self.call:
             self.call = None
 
     def refuse_inbound(self, call_id: int) -> None:
         """pjsua offers an inbound call: decline it on the next turn."""
-        # The hub only calls out. The call is declined on the next loop turn:
-        # hanging up inside onIncomingCall trips an assertion in pjsip and aborts.
         assert self.account is not None
-        call = HubCall(self, self.account, None, call_id)
-        call.hangup_as = (EndReason.REJECTED, "hub")
-        self._retired.append(call)  # let go of once it is disconnected
-        self._to_refuse.append(call)
-
-    def _decline(self, call: HubCall) -> None:
-        try:
-            call.hangup(call_param(603))
-        except pj.Error as exc:
-            log.warning("could not decline an inbound call: %s", reason(exc))
-        self._declined += 1
-
-    def _report_refusals(self) -> None:
-        refused = self._declined + (self.stack.refused if self.stack is not None else 0)
-        now = time.monotonic()
-        if count := self._refusal_events.due(refused, now):
-            self.publish({"event": "inbound_refused", "count": count})
-        if count := self._refusal_lines.due(refused, now):
-            log.info("refused %d inbound call(s) or subscription(s); the hub only calls out", count)
+        self.refusals.refuse(HubCall(self, self.account, None, call_id))
 
     # --- the account the registration keeps up (SIP thread) ---------------
 
@@ -497,7 +466,7 @@ class Line:
             stack.poll(50)
         finally:
             self._flush_events()
-            self._retired.clear()
+            self.refusals.retired.clear()
             self.audio.release()
             self.call = None
             self.account = None
@@ -513,8 +482,8 @@ class Line:
     def _turn_until_released(self, stack: SipStack) -> None:
         for _ in range(3):
             self.audio.release()
-            for call in self._retired:
+            for call in self.refusals.retired:
                 call.player = call.recorder = None
             stack.poll(POLL_MS)
-        self._retired.clear()
+        self.refusals.retired.clear()
         stack.poll(POLL_MS)
