@@ -34,7 +34,9 @@ from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
 from hub.line.refusals import Refusals
 from hub.line.registration import Binding
+from hub.line.shutdown import poll_until, refuse_waiting, turn_until_released, unregister
 from hub.line.sip import (
+    POLL_MS,
     SipStack,
     SoundSettings,
     StackSettings,
@@ -53,8 +55,6 @@ from hub.numbers import format_for_trunk
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 20
-SHUTDOWN_WAIT_S = 4.0
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
@@ -445,21 +445,13 @@ class Line:
         waker, self._waker = self._waker, None
         if waker is not None:
             waker.close()
-        while not self.commands.empty():
-            self.commands.get_nowait().done.set_exception(LineError("The line is shutting down."))
+        refuse_waiting(self.commands)
         try:
             if self.call is not None:
                 self.hang_up(self.call, EndReason.INTERRUPTED, "system")
-                self._poll_until(lambda: self.call is None, stack)
-            if self.account is not None and self._registration is Registration.REGISTERED:
-                try:
-                    self.account.setRegistration(False)  # REGISTER with Expires: 0
-                    self._poll_until(
-                        lambda: self._registration is not Registration.REGISTERED, stack
-                    )
-                except pj.Error as exc:
-                    log.warning("could not unregister: %s", reason(exc))
-            self._turn_until_released(stack)
+                poll_until(lambda: self.call is None, stack, self._flush_events)
+            unregister(self.account, self.binding, stack, self._flush_events)
+            turn_until_released(stack, self.audio, self.refusals.retired)
             if self.account is not None:
                 self.account.shutdown()
                 self.account = None
@@ -472,18 +464,3 @@ class Line:
             self.account = None
             stack.close()
             self.stack = None
-
-    def _poll_until(self, done: Callable[[], bool], stack: SipStack) -> None:
-        deadline = time.monotonic() + SHUTDOWN_WAIT_S
-        while not done() and time.monotonic() < deadline:
-            stack.poll(POLL_MS)
-            self._flush_events()
-
-    def _turn_until_released(self, stack: SipStack) -> None:
-        for _ in range(3):
-            self.audio.release()
-            for call in self.refusals.retired:
-                call.player = call.recorder = None
-            stack.poll(POLL_MS)
-        self.refusals.retired.clear()
-        stack.poll(POLL_MS)
