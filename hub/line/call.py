@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import pjsua2 as pj
 
-from hub.line.sip import Player
+from hub.line.sip import Player, rx_packets
 from hub.models import EndReason
 
 
@@ -72,6 +72,22 @@ def remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, st
     if status in (603, 403, 487):
         return EndReason.REJECTED, "remote"
     return EndReason.FAILED, "remote"
+
+
+def timed_out(call: HubCall, now: float, *, ring_s: float, silent_s: float) -> EndReason | None:
+    """Why to end ``call``: unanswered after ``ring_s``, or answered yet silent for ``silent_s``.
+
+    Once per turn: an answered call's received RTP is counted each time, and silence
+    is measured from the last time the count moved.
+    """
+    if call.answered_at is None:
+        return EndReason.NO_ANSWER if now - call.started >= ring_s else None
+    packets = rx_packets(call)
+    if packets != call.rx_packets:
+        call.rx_packets, call.rx_changed = packets, now
+    elif now - call.rx_changed >= silent_s:
+        return EndReason.DROPPED
+    return None
 
 
 def call_event(

@@ -28,7 +28,7 @@ from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.account import HubAccount, account_config
 from hub.line.audio import CallAudio, Prompts
-from hub.line.call import HubCall, call_event, remote_ending
+from hub.line.call import HubCall, call_event, remote_ending, timed_out
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
@@ -45,7 +45,6 @@ from hub.line.sip import (
     header,
     reason,
     release_free_memory,
-    rx_packets,
 )
 from hub.line.states import Registration
 from hub.line.status import StatusBoard
@@ -322,15 +321,9 @@ class Line:
         if call.finished:
             return
         line = self.config.line
-        if call.answered_at is None:
-            if now - call.started >= line.ring_timeout_s:
-                self.hang_up(call, EndReason.NO_ANSWER, "timeout")
-            return
-        packets = rx_packets(call)
-        if packets != call.rx_packets:
-            call.rx_packets, call.rx_changed = packets, now
-        elif now - call.rx_changed >= line.rtp_timeout_s:
-            self.hang_up(call, EndReason.DROPPED, "timeout")
+        overdue = timed_out(call, now, ring_s=line.ring_timeout_s, silent_s=line.rtp_timeout_s)
+        if overdue is not None:
+            self.hang_up(call, overdue, "timeout")
 
     # --- pjsua2 callbacks (SIP thread, inside poll) ---------------------
 
