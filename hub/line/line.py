@@ -26,7 +26,7 @@ import pjsua2 as pj
 
 from hub.config import Config
 from hub.exceptions import LineError
-from hub.line.account import HubAccount, account_config
+from hub.line.account import HubAccount, account_config, invite_param
 from hub.line.audio import CallAudio, Prompts
 from hub.line.call import HubCall, call_event, remote_ending, timed_out
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
@@ -42,7 +42,6 @@ from hub.line.sip import (
     StackSettings,
     call_param,
     display_name,
-    header,
     reason,
     release_free_memory,
 )
@@ -283,20 +282,13 @@ class Line:
             )
         if self.handset_problem is not None and not command.play_message:
             raise LineError(HANDSET_UNPLUGGED)
-        sip = self.config.sip
-        callee = command.callee
-        param = call_param()
-        param.txOption.localUri = f"{self.school_name} <{self.school_uri}>"
-        identity = {"from+pai": "P-Asserted-Identity", "from+ppi": "P-Preferred-Identity"}
-        if sip.caller_id in identity:
-            param.txOption.headers.append(
-                header(identity[sip.caller_id], f"{self.school_name} <{self.school_uri}>")
-            )
+        school = f"{self.school_name} <{self.school_uri}>"
+        param = invite_param(self.config.sip.caller_id, school)
         call = HubCall(self, self.account, command.attempt_id)
         call.recording_path = command.recording
         call.play_message = command.play_message
         try:
-            call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
+            call.makeCall(f"sip:{command.callee}@{self.domain}{self.stack.uri_params()}", param)
         except pj.Error as exc:
             self.publish(call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system"))
             raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
@@ -390,23 +382,12 @@ class Line:
     def send_keepalive(self) -> str | None:
         """Ask the registrar OPTIONS; why it could not be sent, or None."""
         assert self.account is not None
-        request = pj.SendRequestParam()
-        request.method = "OPTIONS"
-        request.txOption.targetUri = self.config.sip.registrar + self.stack_params()
-        try:
-            self.account.sendRequest(request)
-        except pj.Error as exc:
-            return reason(exc)
-        return None
+        return self.account.send_options(self.config.sip.registrar + self.stack_params())
 
     def register(self) -> str | None:
         """REGISTER now; why it could not be started, or None."""
         assert self.account is not None
-        try:
-            self.account.setRegistration(True)
-        except pj.Error as exc:
-            return reason(exc)
-        return None
+        return self.account.register_now()
 
     def registration_set(self, state: Registration, code: int, *, changed: bool) -> None:
         """Say a new registration state, and show it."""
