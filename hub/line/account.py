@@ -13,9 +13,10 @@ import pjsua2 as pj
 
 from hub.config import SipSection
 from hub.line.registration import Binding
-from hub.line.sip import SipStack
+from hub.line.sip import SipStack, call_param, header, reason
 
 REGISTRATION_EXPIRES_S = 300
+IDENTITY_HEADERS = {"from+pai": "P-Asserted-Identity", "from+ppi": "P-Preferred-Identity"}
 
 
 class AccountOwner(Protocol):
@@ -44,6 +45,25 @@ class HubAccount(pj.Account):
     def onSendRequest(self, prm: pj.OnSendRequestParam) -> None:
         self.line.binding.on_keepalive_answer(int(prm.e.body.tsxState.tsx.statusCode))
 
+    def send_options(self, target: str) -> str | None:
+        """Ask ``target`` OPTIONS; why it could not be sent, or None."""
+        request = pj.SendRequestParam()
+        request.method = "OPTIONS"
+        request.txOption.targetUri = target
+        try:
+            self.sendRequest(request)
+        except pj.Error as exc:
+            return reason(exc)
+        return None
+
+    def register_now(self) -> str | None:
+        """REGISTER now; why it could not be started, or None."""
+        try:
+            self.setRegistration(True)
+        except pj.Error as exc:
+            return reason(exc)
+        return None
+
 
 def account_config(
     sip: SipSection, stack: SipStack, school_name: str, school_uri: str
@@ -71,3 +91,16 @@ def account_config(
         config.sipConfig.proxies.append(f"{route};lr{params}")
     stack.media_config(config)
     return config
+
+
+def invite_param(caller_id: str, school: str) -> pj.CallOpParam:
+    """An INVITE's options: From is ``school`` (name and URI), and never a Privacy header.
+
+    ``caller_id`` is [sip] caller_id: "from+pai" or "from+ppi" adds a P-Asserted- or
+    P-Preferred-Identity that is the school too; nothing about staff is in either.
+    """
+    param = call_param()
+    param.txOption.localUri = school
+    if caller_id in IDENTITY_HEADERS:
+        param.txOption.headers.append(header(IDENTITY_HEADERS[caller_id], school))
+    return param

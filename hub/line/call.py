@@ -7,12 +7,13 @@ owner (the Line, on the SIP thread) hears each of its callbacks.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pjsua2 as pj
 
-from hub.line.sip import Player
+from hub.line.sip import Player, rx_packets
 from hub.models import EndReason
 
 
@@ -71,3 +72,41 @@ def remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, st
     if status in (603, 403, 487):
         return EndReason.REJECTED, "remote"
     return EndReason.FAILED, "remote"
+
+
+def timed_out(call: HubCall, now: float, *, ring_s: float, silent_s: float) -> EndReason | None:
+    """Why to end ``call``: unanswered after ``ring_s``, or answered yet silent for ``silent_s``.
+
+    Once per turn: an answered call's received RTP is counted each time, and silence
+    is measured from the last time the count moved.
+    """
+    if call.answered_at is None:
+        return EndReason.NO_ANSWER if now - call.started >= ring_s else None
+    packets = rx_packets(call)
+    if packets != call.rx_packets:
+        call.rx_packets, call.rx_changed = packets, now
+    elif now - call.rx_changed >= silent_s:
+        return EndReason.DROPPED
+    return None
+
+
+def call_event(
+    call: HubCall,
+    state: str,
+    *,
+    sip_status: int | None = None,
+    end_reason: EndReason | None = None,
+    ended_by: str | None = None,
+) -> dict[str, Any]:
+    """The event that says ``call`` reached ``state`` (and, once ended, how it ended)."""
+    event: dict[str, Any] = {
+        "event": "call",
+        "attempt": call.attempt_id,
+        "state": state,
+        "at": datetime.now(UTC).isoformat(),
+        "sip_status": sip_status,
+    }
+    if end_reason is not None:
+        event["end_reason"] = end_reason.value
+        event["ended_by"] = ended_by
+    return event

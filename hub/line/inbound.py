@@ -120,19 +120,3 @@ class InboundRefusal:
         if self._registered:
             self._registered = False
             self._unregister(self._endpoint, ctypes.byref(self._module))
-
-
-class Tally:
-    """How many more of something there are than last time, asked at most once per ``every`` s."""
-
-    def __init__(self, every: float) -> None:
-        self.every = every
-        self.reported = 0
-        self.next_at = 0.0
-
-    def due(self, total: int, now: float) -> int:
-        """``total`` less what was last reported, if ``every`` has passed since; else 0."""
-        if total <= self.reported or now < self.next_at:
-            return 0
-        count, self.reported, self.next_at = total - self.reported, total, now + self.every
-        return count

@@ -15,66 +15,47 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
 
-from hub import calls
 from hub.config import Config
 from hub.exceptions import LineError
-from hub.line.account import HubAccount, account_config
-from hub.line.call import HubCall, remote_ending
+from hub.line.account import HubAccount, account_config, invite_param
+from hub.line.audio import CallAudio, Prompts
+from hub.line.call import HubCall, call_event, remote_ending, timed_out
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import HandsetWatch
-from hub.line.inbound import Tally
+from hub.line.refusals import Refusals
 from hub.line.registration import Binding
+from hub.line.shutdown import poll_until, refuse_waiting, turn_until_released, unregister
 from hub.line.sip import (
-    Player,
+    POLL_MS,
     SipStack,
     SoundSettings,
     StackSettings,
-    audio_media,
     call_param,
     display_name,
-    header,
     reason,
     release_free_memory,
-    rx_packets,
 )
-from hub.line.states import LineState, Registration
+from hub.line.states import Registration
+from hub.line.status import StatusBoard
 from hub.line.waker import WAKE, make_waker
 from hub.models import EndReason
 from hub.numbers import format_for_trunk
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 20
-SHUTDOWN_WAIT_S = 4.0
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
-# However many inbound requests are refused, they make one event a second and one
-# log line a minute: a flood must not flood the subscribers or the journal.
-REFUSALS_EVENT_S = 1.0
-REFUSALS_LOG_S = 60.0
-
-
-@dataclass(frozen=True)
-class Prompts:
-    """Rendered speech prompts, as 16 kHz WAV files."""
-
-    recording_notice: Path
-    voicemail: Path
 
 
 HANDSET_UNPLUGGED = (
@@ -96,34 +77,15 @@ class Line:
     ) -> None:
         self.config = config
         self.events = events
-        self.prompts = prompts
-        self.on_change = on_change
         self.commands: queue.Queue[Command] = queue.Queue()
-        self._lock = threading.Lock()
-        self._status: dict[str, Any] = {
-            "registration": "starting",
-            "call": None,
-            "recording": False,
-            "handset": "starting",
-            "handset_problem": None,
-            "muted": False,
-        }
+        self.board = StatusBoard(on_change)
         self.stack: SipStack | None = None
         self.account: HubAccount | None = None
         self.call: HubCall | None = None
-        self._retired: list[HubCall] = []  # inbound calls refused, held until they end
         self._interrupting: list[HubCall] = []  # calls that lost the handset, ended next turn
-        self._to_refuse: list[HubCall] = []
-        self._declined = 0  # inbound calls refused here rather than beneath pjsua
-        self._refusal_events = Tally(REFUSALS_EVENT_S)
-        self._refusal_lines = Tally(REFUSALS_LOG_S)
-        # A recording is announced a turn after its recorder is deleted (the turn after
-        # its call ends): the WAV header is written as the loop polls in between.
-        self._deleting: list[tuple[int | None, Path]] = []
-        self._saved: list[tuple[int | None, Path]] = []
-        self._releasing: list[object] = []
+        self.refusals = Refusals(self.publish)
+        self.audio = CallAudio(self, prompts)
         self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
-        self._lights_due = False  # the LEDs are behind the status until the poll returns
         self.binding = Binding(self, config.sip.reregister_s)
         self._trim_at: float | None = None
         self._stopping = False
@@ -162,8 +124,7 @@ class Line:
 
     def status(self) -> dict[str, Any]:
         """Registration and call state as the SIP thread last saw them."""
-        with self._lock:
-            return dict(self._status)
+        return self.board.snapshot()
 
     def _wake(self) -> None:
         """Cut the SIP thread's poll short, so a command waits microseconds, not POLL_MS."""
@@ -205,7 +166,7 @@ class Line:
     def _watch_handset(self) -> None:
         """Open the handset if it is there, and watch for it coming and going."""
         if self.sound.headless:
-            self._show()
+            self.show()
             return
 
         def report(problem: str | None) -> None:  # on the watch's thread
@@ -224,7 +185,7 @@ class Line:
         if not sip.registrar:
             self.binding.set_registration(Registration.NOT_NEEDED, 0)
 
-    def _publish(self, event: dict[str, Any]) -> None:
+    def publish(self, event: dict[str, Any]) -> None:
         """Publish ``event`` once the current poll (or, from ``_turn``, the next one) returns.
 
         Each event wakes the threads that write it to the database. Held back, they
@@ -235,8 +196,8 @@ class Line:
         self._outbox.append(event)
 
     def _flush_events(self) -> None:
-        if self._lights_due:
-            self._show()  # the LEDs first, so whoever hears an event sees them agree
+        if self.board.lights_due:
+            self.show()  # the LEDs first, so whoever hears an event sees them agree
         outbox, self._outbox = self._outbox, []
         for event in outbox:
             self.events.publish(event)
@@ -244,19 +205,11 @@ class Line:
     def _turn(self) -> None:
         """Work that may not happen inside a pjsua2 callback, once per loop."""
         self._flush_events()
-        # What the last turn let go of is deleted now, outside any callback; a
-        # recorder writes its WAV header when deleted and the loop turns again.
-        for attempt_id, path in self._saved:
-            self._publish({"event": "recording", "attempt": attempt_id, "on": False,
-                                 "saved": str(path)})  # fmt: skip
-        self._saved, self._deleting = self._deleting, []
-        self._releasing.clear()
-        refusing, self._to_refuse = self._to_refuse, []
-        for call in refusing:
-            self._decline(call)
+        self.audio.turn()
+        self.refusals.decline()
         interrupting, self._interrupting = self._interrupting, []
         for call in interrupting:
-            self._hang_up(call, EndReason.INTERRUPTED, "handset")
+            self.hang_up(call, EndReason.INTERRUPTED, "handset")
         while True:
             try:
                 command = self.commands.get_nowait()
@@ -272,7 +225,7 @@ class Line:
             self._watch_call(self.call)
         if self.config.sip.registrar and self.account is not None:
             self.binding.keepalive()
-        self._report_refusals()
+        self.refusals.report(self.stack.refused if self.stack is not None else 0, time.monotonic())
         if self._trim_at is not None and self.call is None and time.monotonic() >= self._trim_at:
             self._trim_at = None
             release_free_memory()
@@ -284,13 +237,13 @@ class Line:
             if self.call is None:
                 raise LineError("There is no call to hang up.")
             answered = self.call.answered_at is not None
-            self._hang_up(
+            self.hang_up(
                 self.call, EndReason.COMPLETED if answered else EndReason.CANCELLED, "staff"
             )
         elif isinstance(command, Voicemail):
-            self._leave_voicemail()
+            self.audio.leave_voicemail(self.call)
         elif isinstance(command, Mute):
-            self._mute(command.on)
+            self.audio.mute(self.call, command.on)
         else:
             self._handset_changed(command.problem)
 
@@ -302,48 +255,21 @@ class Line:
         else:
             self.stack.drop_handset()
             if self.call is not None and not self.call.play_message:
-                self._hang_up(self.call, EndReason.INTERRUPTED, "handset")
-        if problem == self.handset_problem and self._status["handset"] != "starting":
+                self.hang_up(self.call, EndReason.INTERRUPTED, "handset")
+        if problem == self.handset_problem and not self.board.starting:
             return
         self.handset_problem = problem
         if problem is None:
             log.info("handset connected")
         else:
             log.warning("handset unplugged: %s", problem)
-        self._show()
-        self._publish({"event": "handset", "state": self._handset_state(), "problem": problem})
+        self.show()
+        self.publish({"event": "handset", "state": self._handset_state(), "problem": problem})
 
     def _handset_state(self) -> str:
         if self.sound.headless:
             return "none"
         return "connected" if self.handset_problem is None else "unplugged"
-
-    def _mute(self, on: bool) -> None:
-        call = self.call
-        if call is None or call.answered_at is None:
-            raise LineError("There is no call in progress to mute.")
-        if call.muted == on:
-            return
-        call.muted = on
-        self._route_microphone(call)
-        self._show()
-        self._publish({"event": "mute", "attempt": call.attempt_id, "on": on})
-
-    def _route_microphone(self, call: HubCall) -> None:
-        """Send the handset's microphone to the family and the recording, unless muted."""
-        assert self.stack is not None
-        media = audio_media(call)
-        if media is None:
-            return
-        microphone = self.stack.audio_device_media()[0]
-        for target in (media, call.recorder):
-            if target is None:
-                continue
-            if call.muted:
-                with contextlib.suppress(pj.Error):  # it was never connected
-                    microphone.stopTransmit(target)
-            else:
-                microphone.startTransmit(target)
 
     def _dial(self, command: Dial) -> None:
         assert self.account is not None and self.stack is not None
@@ -356,53 +282,23 @@ class Line:
             )
         if self.handset_problem is not None and not command.play_message:
             raise LineError(HANDSET_UNPLUGGED)
-        sip = self.config.sip
-        callee = command.callee
-        param = call_param()
-        param.txOption.localUri = f"{self.school_name} <{self.school_uri}>"
-        identity = {"from+pai": "P-Asserted-Identity", "from+ppi": "P-Preferred-Identity"}
-        if sip.caller_id in identity:
-            param.txOption.headers.append(
-                header(identity[sip.caller_id], f"{self.school_name} <{self.school_uri}>")
-            )
+        school = f"{self.school_name} <{self.school_uri}>"
+        param = invite_param(self.config.sip.caller_id, school)
         call = HubCall(self, self.account, command.attempt_id)
         call.recording_path = command.recording
         call.play_message = command.play_message
         try:
-            call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
+            call.makeCall(f"sip:{command.callee}@{self.domain}{self.stack.uri_params()}", param)
         except pj.Error as exc:
-            self._publish(
-                self._call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system")
-            )
+            self.publish(call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system"))
             raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
         self.call = call
         # Starting the amber blink takes a thread; the 407 and its INVITE go first.
-        self._show(lights=False)
-        self._publish(self._call_event(call, "dialling"))
+        self.show(lights=False)
+        self.publish(call_event(call, "dialling"))
 
-    def _leave_voicemail(self) -> None:
-        call = self.call
-        if call is None or call.answered_at is None:
-            raise LineError("A message can only be left once the call has been answered.")
-        media = audio_media(call)
-        if media is None:
-            raise LineError("The call has no audio to play the message into.")
-        self._play_message(call, media)
-
-    def _play_message(self, call: HubCall, media: pj.AudioMedia) -> None:
-        self._stop_player(call)
-        call.player = Player(self.prompts.voicemail, lambda: None)
-        call.player.startTransmit(media)
-        call.player.on_end = lambda: self._hang_up(call, EndReason.COMPLETED, "hub")
-        self._publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing"})
-
-    def _stop_player(self, call: HubCall) -> None:
-        if call.player is not None:
-            call.player.on_end = lambda: None  # it may hold the call
-            self._releasing.append(call.player)
-            call.player = None
-
-    def _hang_up(self, call: HubCall, end_reason: EndReason, ended_by: str) -> None:
+    def hang_up(self, call: HubCall, end_reason: EndReason, ended_by: str) -> None:
+        """End ``call`` (once), saying it was ``ended_by`` for ``end_reason``."""
         if call.finished or call.hangup_as is not None:
             return
         call.hangup_as = (end_reason, ended_by)
@@ -413,22 +309,13 @@ class Line:
 
     def _watch_call(self, call: HubCall) -> None:
         now = time.monotonic()
-        if call.player is not None and call.player.ended:
-            on_end, call.player.on_end = call.player.on_end, lambda: None
-            self._stop_player(call)
-            on_end()
+        self.audio.finish_playing(call)
         if call.finished:
             return
         line = self.config.line
-        if call.answered_at is None:
-            if now - call.started >= line.ring_timeout_s:
-                self._hang_up(call, EndReason.NO_ANSWER, "timeout")
-            return
-        packets = rx_packets(call)
-        if packets != call.rx_packets:
-            call.rx_packets, call.rx_changed = packets, now
-        elif now - call.rx_changed >= line.rtp_timeout_s:
-            self._hang_up(call, EndReason.DROPPED, "timeout")
+        overdue = timed_out(call, now, ring_s=line.ring_timeout_s, silent_s=line.rtp_timeout_s)
+        if overdue is not None:
+            self.hang_up(call, overdue, "timeout")
 
     # --- pjsua2 callbacks (SIP thread, inside poll) ---------------------
 
@@ -441,77 +328,30 @@ class Line:
         events: list[dict[str, Any]] = []
         if state == pj.PJSIP_INV_STATE_EARLY and not call.ringing:
             call.ringing = True
-            events.append(self._call_event(call, "ringing", sip_status=status))
+            events.append(call_event(call, "ringing", sip_status=status))
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and call.answered_at is None:
             call.answered_at = call.rx_changed = time.monotonic()
-            events.append(self._call_event(call, "answered", sip_status=status))
-            self._answered_media(call)
+            events.append(call_event(call, "answered", sip_status=status))
+            self.audio.answered(call)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
             end_reason, ended_by = call.hangup_as or remote_ending(status, call.answered_at)
             if call.attempt_id is not None:
                 events.append(
-                    self._call_event(
+                    call_event(
                         call, "ended", sip_status=status, end_reason=end_reason, ended_by=ended_by
                     )
                 )
             self._let_go(call)
             self._trim_at = time.monotonic() + TRIM_AFTER_CALL_S
-        self._show()
+        self.show()
         for event in events:
-            self._publish(event)
+            self.publish(event)
 
     def on_call_media(self, call: HubCall) -> None:
         """A call's media changed: connect its audio to the handset."""
-        assert self.stack is not None
-        media = audio_media(call)
-        if media is None or call.finished:
-            return
-        earpiece = self.stack.audio_device_media()[1]
-        try:
-            media.startTransmit(earpiece)
-            self._route_microphone(call)
-        except pj.Error as exc:
-            # The handset went between the watch's checks; the watch will say so.
-            log.warning("the handset could not be opened for the call: %s", reason(exc))
-            if not call.play_message:
-                self._interrupting.append(call)
-        self._answered_media(call)
-
-    def _answered_media(self, call: HubCall) -> None:
-        """Start the message or the recording notice, once the call has audio *and* an answer.
-
-        Many networks send audio before the answer (ringback in a 183): a notice
-        played then would reach nobody, and recording would start while ringing.
-        """
-        if call.answered_at is None or call.finished or call.prompted:
-            return  # before the media lookup: this runs before the ACK is sent
-        media = audio_media(call)
-        if media is None:
-            return
-        call.prompted = call.play_message or call.recording_path is not None
-        if call.play_message:
-            self._play_message(call, media)
-        elif call.recording_path is not None:
-            # The parent hears the recording notice before anything is recorded.
-            call.player = Player(self.prompts.recording_notice, lambda: None)
-            call.player.on_end = lambda: self._start_recording(call)
-            call.player.startTransmit(media)
-
-    def _start_recording(self, call: HubCall) -> None:
-        assert self.stack is not None and call.recording_path is not None
-        media = audio_media(call)
-        if media is None or call.finished:
-            return
-        call.recording_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        recorder = pj.AudioMediaRecorder()
-        recorder.createRecorder(str(call.recording_path))
-        os.chmod(call.recording_path, 0o600)
-        media.startTransmit(recorder)
-        call.recorder = recorder
-        self._route_microphone(call)
-        self._show()  # the LEDs and status first, so whoever hears the event sees them
-        self._publish({"event": "recording", "attempt": call.attempt_id, "on": True})
+        if not self.audio.connect(call) and not call.play_message:
+            self._interrupting.append(call)  # ended on the next turn
 
     def _let_go(self, call: HubCall) -> None:
         """Drop every reference to a call as it disconnects, inside its callback.
@@ -521,41 +361,16 @@ class Line:
         object deleted after that hangs up whichever call holds its slot by then. Its
         player and recorder go on the next turn, outside any callback.
         """
-        if call.recorder is not None and call.recording_path is not None:
-            self._deleting.append((call.attempt_id, call.recording_path))
-        self._stop_player(call)
-        self._releasing.append(call.recorder)
-        call.recorder = None
-        self._retired = [c for c in self._retired if c is not call]
+        self.audio.let_go(call)
+        self.refusals.forget(call)
         self._interrupting = [c for c in self._interrupting if c is not call]
-        self._to_refuse = [c for c in self._to_refuse if c is not call]
         if call is self.call:
             self.call = None
 
     def refuse_inbound(self, call_id: int) -> None:
         """pjsua offers an inbound call: decline it on the next turn."""
-        # The hub only calls out. The call is declined on the next loop turn:
-        # hanging up inside onIncomingCall trips an assertion in pjsip and aborts.
         assert self.account is not None
-        call = HubCall(self, self.account, None, call_id)
-        call.hangup_as = (EndReason.REJECTED, "hub")
-        self._retired.append(call)  # let go of once it is disconnected
-        self._to_refuse.append(call)
-
-    def _decline(self, call: HubCall) -> None:
-        try:
-            call.hangup(call_param(603))
-        except pj.Error as exc:
-            log.warning("could not decline an inbound call: %s", reason(exc))
-        self._declined += 1
-
-    def _report_refusals(self) -> None:
-        refused = self._declined + (self.stack.refused if self.stack is not None else 0)
-        now = time.monotonic()
-        if count := self._refusal_events.due(refused, now):
-            self._publish({"event": "inbound_refused", "count": count})
-        if count := self._refusal_lines.due(refused, now):
-            log.info("refused %d inbound call(s) or subscription(s); the hub only calls out", count)
+        self.refusals.refuse(HubCall(self, self.account, None, call_id))
 
     # --- the account the registration keeps up (SIP thread) ---------------
 
@@ -567,29 +382,18 @@ class Line:
     def send_keepalive(self) -> str | None:
         """Ask the registrar OPTIONS; why it could not be sent, or None."""
         assert self.account is not None
-        request = pj.SendRequestParam()
-        request.method = "OPTIONS"
-        request.txOption.targetUri = self.config.sip.registrar + self.stack_params()
-        try:
-            self.account.sendRequest(request)
-        except pj.Error as exc:
-            return reason(exc)
-        return None
+        return self.account.send_options(self.config.sip.registrar + self.stack_params())
 
     def register(self) -> str | None:
         """REGISTER now; why it could not be started, or None."""
         assert self.account is not None
-        try:
-            self.account.setRegistration(True)
-        except pj.Error as exc:
-            return reason(exc)
-        return None
+        return self.account.register_now()
 
     def registration_set(self, state: Registration, code: int, *, changed: bool) -> None:
         """Say a new registration state, and show it."""
         if changed:
-            self._publish({"event": "registration", "state": state.value, "code": code})
-        self._show()
+            self.publish({"event": "registration", "state": state.value, "code": code})
+        self.show()
 
     def stack_params(self) -> str:
         """The transport parameter for URIs the hub builds."""
@@ -597,59 +401,10 @@ class Line:
 
     # --- shared state -----------------------------------------------------
 
-    def _call_event(
-        self,
-        call: HubCall,
-        state: str,
-        *,
-        sip_status: int | None = None,
-        end_reason: EndReason | None = None,
-        ended_by: str | None = None,
-    ) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "event": "call",
-            "attempt": call.attempt_id,
-            "state": state,
-            "at": datetime.now(UTC).isoformat(),
-            "sip_status": sip_status,
-        }
-        if end_reason is not None:
-            event["end_reason"] = end_reason.value
-            event["ended_by"] = ended_by
-        return event
-
-    def _show(self, *, lights: bool = True) -> None:
+    def show(self, *, lights: bool = True) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
-        call = self.call
-        line_state = LineState.IDLE
-        if call is not None:
-            stage = calls.stage(ended=False, answered=call.answered_at is not None,
-                                ringing=call.ringing)  # fmt: skip
-            line_state = LineState(stage)
-        recording = call is not None and call.recorder is not None
         handset = self._handset_state()
-        snapshot = {
-            "registration": self._registration.value,
-            "call": None
-            if call is None
-            else {"attempt": call.attempt_id, "state": line_state.value},
-            "recording": recording,
-            "handset": handset,
-            "handset_problem": self.handset_problem,
-            "muted": call is not None and call.muted,
-        }
-        with self._lock:
-            self._status = snapshot
-        self._lights_due = not lights
-        if lights and self.on_change is not None:
-            self.on_change(
-                {
-                    "registration": self._registration,
-                    "line": line_state,
-                    "recording": recording,
-                    "handset_missing": handset == "unplugged",
-                }
-            )
+        self.board.show(self.call, self._registration, handset, self.handset_problem, lights=lights)
 
     # --- shutdown -----------------------------------------------------------
 
@@ -664,45 +419,22 @@ class Line:
         waker, self._waker = self._waker, None
         if waker is not None:
             waker.close()
-        while not self.commands.empty():
-            self.commands.get_nowait().done.set_exception(LineError("The line is shutting down."))
+        refuse_waiting(self.commands)
         try:
             if self.call is not None:
-                self._hang_up(self.call, EndReason.INTERRUPTED, "system")
-                self._poll_until(lambda: self.call is None, stack)
-            if self.account is not None and self._registration is Registration.REGISTERED:
-                try:
-                    self.account.setRegistration(False)  # REGISTER with Expires: 0
-                    self._poll_until(
-                        lambda: self._registration is not Registration.REGISTERED, stack
-                    )
-                except pj.Error as exc:
-                    log.warning("could not unregister: %s", reason(exc))
-            self._turn_until_released(stack)
+                self.hang_up(self.call, EndReason.INTERRUPTED, "system")
+                poll_until(lambda: self.call is None, stack, self._flush_events)
+            unregister(self.account, self.binding, stack, self._flush_events)
+            turn_until_released(stack, self.audio, self.refusals.retired)
             if self.account is not None:
                 self.account.shutdown()
                 self.account = None
             stack.poll(50)
         finally:
             self._flush_events()
-            self._retired.clear()
-            self._releasing.clear()
+            self.refusals.retired.clear()
+            self.audio.release()
             self.call = None
             self.account = None
             stack.close()
             self.stack = None
-
-    def _poll_until(self, done: Callable[[], bool], stack: SipStack) -> None:
-        deadline = time.monotonic() + SHUTDOWN_WAIT_S
-        while not done() and time.monotonic() < deadline:
-            stack.poll(POLL_MS)
-            self._flush_events()
-
-    def _turn_until_released(self, stack: SipStack) -> None:
-        for _ in range(3):
-            self._releasing.clear()
-            for call in self._retired:
-                call.player = call.recorder = None
-            stack.poll(POLL_MS)
-        self._retired.clear()
-        stack.poll(POLL_MS)

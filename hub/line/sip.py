@@ -30,6 +30,7 @@ from hub.line.inbound import InboundRefusal
 
 log = logging.getLogger(__name__)
 
+POLL_MS = 20  # one turn of the SIP loop waits at most this long for pjsip
 CLOCK_RATE = 16_000  # the conference bridge's rate; speech prompts are rendered at it
 USER_AGENT = f"School Phone Hub/{__version__}"
 TRANSPORTS = {

@@ -6,13 +6,15 @@ import array
 import math
 import subprocess
 import wave
+from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from hub.db import open_database
-from hub.line.call import remote_ending
+from hub.line.call import call_event, remote_ending, timed_out
 from hub.models import AuditEvent, EndReason
 from tests.line.conftest import (
     FAMILY_NUMBER,
@@ -218,3 +220,33 @@ def test_a_practice_call_rings_the_practice_line_for_any_member_of_staff(
 )
 def test_a_call_the_far_end_ended_is_told_apart_by_its_final_status(status, answered_at, ending):
     assert remote_ending(status, answered_at) == (ending, "remote")
+
+
+def test_a_call_event_says_the_state_and_once_ended_how():
+    call = SimpleNamespace(attempt_id=7)
+    ringing = call_event(call, "ringing", sip_status=180)
+    assert datetime.fromisoformat(ringing.pop("at")).tzinfo is not None
+    assert ringing == {"event": "call", "attempt": 7, "state": "ringing", "sip_status": 180}
+    ended = call_event(call, "ended", sip_status=486, end_reason=EndReason.BUSY, ended_by="remote")
+    assert (ended["end_reason"], ended["ended_by"]) == ("busy", "remote")
+
+
+def pretend_call(**kwargs):
+    return SimpleNamespace(**{"started": 100.0, "answered_at": None, "rx_packets": 0,
+                              "rx_changed": 100.0, **kwargs})  # fmt: skip
+
+
+@pytest.mark.parametrize(("now", "overdue"), [(129.9, None), (130.0, EndReason.NO_ANSWER)])
+def test_an_unanswered_call_rings_out_after_the_ring_timeout(now, overdue):
+    assert timed_out(pretend_call(), now, ring_s=30, silent_s=5) is overdue
+
+
+def test_an_answered_call_is_dropped_only_after_silence(monkeypatch):
+    received = iter([10, 20, 20, 20])
+    monkeypatch.setattr("hub.line.call.rx_packets", lambda call: next(received))
+    call = pretend_call(answered_at=110.0)
+    assert timed_out(call, 200.0, ring_s=30, silent_s=5) is None  # audio, long after ringing
+    assert timed_out(call, 201.0, ring_s=30, silent_s=5) is None
+    assert call.rx_changed == 201.0
+    assert timed_out(call, 205.9, ring_s=30, silent_s=5) is None
+    assert timed_out(call, 206.0, ring_s=30, silent_s=5) is EndReason.DROPPED

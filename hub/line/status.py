@@ -1,0 +1,81 @@
+"""What the line shows: the status snapshot other threads read, and the status LEDs.
+
+The SIP thread works both out from the line's state each time it changes; other
+threads only read the snapshot, a copy taken under a lock, never pjsua2.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hub import calls
+from hub.line.call import HubCall
+from hub.line.states import LineState, Registration
+
+
+class StatusBoard:
+    """The line's status as last shown, and the LEDs it is shown on (``on_change``)."""
+
+    def __init__(self, on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.on_change = on_change
+        self._lock = threading.Lock()
+        self._status: dict[str, Any] = {
+            "registration": "starting",
+            "call": None,
+            "recording": False,
+            "handset": "starting",
+            "handset_problem": None,
+            "muted": False,
+        }
+        self.lights_due = False  # the LEDs are behind the status until the poll returns
+
+    def snapshot(self) -> dict[str, Any]:
+        """The status as last shown (from any thread)."""
+        with self._lock:
+            return dict(self._status)
+
+    @property
+    def starting(self) -> bool:
+        """Whether the handset has yet to be shown, one way or the other."""
+        return self._status["handset"] == "starting"
+
+    def show(
+        self,
+        call: HubCall | None,
+        registration: Registration,
+        handset: str,
+        handset_problem: str | None,
+        *,
+        lights: bool = True,
+    ) -> None:
+        """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
+        line_state = LineState.IDLE
+        if call is not None:
+            stage = calls.stage(ended=False, answered=call.answered_at is not None,
+                                ringing=call.ringing)  # fmt: skip
+            line_state = LineState(stage)
+        recording = call is not None and call.recorder is not None
+        snapshot = {
+            "registration": registration.value,
+            "call": None
+            if call is None
+            else {"attempt": call.attempt_id, "state": line_state.value},
+            "recording": recording,
+            "handset": handset,
+            "handset_problem": handset_problem,
+            "muted": call is not None and call.muted,
+        }
+        with self._lock:
+            self._status = snapshot
+        self.lights_due = not lights
+        if lights and self.on_change is not None:
+            self.on_change(
+                {
+                    "registration": registration,
+                    "line": line_state,
+                    "recording": recording,
+                    "handset_missing": handset == "unplugged",
+                }
+            )
