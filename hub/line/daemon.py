@@ -27,11 +27,12 @@ from hub.line.attempts import (
     recover_interrupted,
     register_hub,
 )
+from hub.line.audio import Prompts
 from hub.line.commands import Hangup
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
 from hub.line.lights import LineLights, show
-from hub.line.line import Line, Prompts
+from hub.line.line import Line
 from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
 from hub.line.service import LineService
 from hub.line.states import LineState, Registration

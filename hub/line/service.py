@@ -18,7 +18,8 @@ from hub import calls, guard, users
 from hub.config import Config
 from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError
-from hub.line.line import Dial, Hangup, Line, Mute, Voicemail
+from hub.line.commands import Dial, Hangup, Mute, Voicemail
+from hub.line.line import Line
 from hub.models import (
     CallAttempt,
     Campaign,

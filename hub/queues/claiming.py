@@ -180,11 +180,11 @@ def release_interrupted(
 ) -> None:
     """Put back a family whose call the hub lost (power cut, kill): nobody knows how it went.
 
-    Only the caller's own claim is let go (the stale sweep may have given the family
-    to a colleague since). A family promised a call back keeps its time, so it is
-    still offered first; any other goes back to waiting.
+    Only the caller's own claim (or one nobody holds) is let go: the stale sweep may
+    have given the family to a colleague since. A family promised a call back keeps
+    its time, so it is still offered first; any other goes back to waiting.
     """
-    if entry.state is not EntryState.CLAIMED or entry.claimed_by_id != caller_id:
+    if entry.state is not EntryState.CLAIMED or entry.claimed_by_id not in (None, caller_id):
         return
     promised = entry.call_back_at
     if promised is not None:

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from hub.config import load_config
 from hub.db import open_database
 from hub.exceptions import ControlError, DialRefused
+from hub.line.audio import Prompts
 from hub.line.events import EventBus
-from hub.line.line import Line, Prompts
+from hub.line.line import Line
 from hub.line.sip import release_free_memory
 from hub.models import (
     AuditEvent,
