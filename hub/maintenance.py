@@ -2,10 +2,12 @@
 
 Retention: the phone numbers of households in no open campaign are deleted once
 nobody has needed them for ``[retention] number_days`` (they come back with the
-next MIS import if the family is still on roll), and recordings older than
-``recording_days`` are deleted. On SQLite the deletion is real: secure_delete
-overwrites the freed pages and the write-ahead log is checkpointed and
-truncated, so the digits are in neither file afterwards.
+next MIS import if the family is still on roll); recordings, the practice line's
+included, older than ``recording_days`` are deleted; so are MIS uploads never
+confirmed (they hold every family's numbers), web sessions that have ended or gone
+idle, and failed sign-ins once they can no longer lock anyone out. On SQLite the
+deletion is real: secure_delete overwrites the freed pages and the write-ahead log
+is checkpointed and truncated, so the digits are in neither file afterwards.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import audit
@@ -30,11 +32,17 @@ from hub.models import (
     CampaignEntry,
     Guardian,
     Household,
+    LoginFailure,
     PhoneNumber,
+    WebSession,
 )
 from hub.queues import ABANDONED_CLAIM, release_stale_claims
 
 BACKUPS_KEPT = 7
+# An MIS upload waiting for the admin to confirm it holds every family's numbers.
+UPLOAD_KEPT = timedelta(hours=1)
+# Long enough for IT to look into a weekend's failed sign-ins; the lockout needs minutes.
+LOGIN_FAILURES_KEPT = timedelta(days=7)
 
 
 @dataclass
@@ -97,6 +105,35 @@ def purge_recordings(database: Database, folder: Path, *, days: int, now: dateti
             audit.record(session, "recordings.purged", actor="maintenance",
                          detail={"recordings": len(removed), "older_than_days": days})  # fmt: skip
     return len(removed)
+
+
+def purge_files(folder: Path, pattern: str, *, older_than: timedelta, now: datetime) -> int:
+    """Delete the files in ``folder`` matching ``pattern`` last written before the cutoff."""
+    if not folder.exists():
+        return 0
+    cutoff = (now - older_than).timestamp()
+    removed = [path for path in folder.glob(pattern) if path.stat().st_mtime < cutoff]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return len(removed)
+
+
+def purge_sessions(database: Database, *, idle: timedelta, now: datetime) -> int:
+    """Delete web sessions that were signed out, or idle longer than ``idle`` (so over)."""
+    with database.session() as session:
+        result = session.execute(
+            delete(WebSession).where(
+                or_(WebSession.ended_at.is_not(None), WebSession.last_seen_at < now - idle)
+            )
+        )
+        return result.rowcount or 0
+
+
+def purge_login_failures(database: Database, *, older_than: timedelta, now: datetime) -> int:
+    """Delete failed sign-ins (an email typed and an IP address) older than ``older_than``."""
+    with database.session() as session:
+        result = session.execute(delete(LoginFailure).where(LoginFailure.at < now - older_than))
+        return result.rowcount or 0
 
 
 def _sqlite_path(database: Database) -> Path | None:
@@ -162,6 +199,15 @@ def run_maintenance(config: Config, database: Database, *, now: datetime) -> Rep
     recordings = purge_recordings(database, data / "recordings",
                                   days=config.retention.recording_days, now=now)  # fmt: skip
     report.add(f"recordings purged: {recordings}")
+    days = timedelta(days=config.retention.recording_days)
+    practice = purge_files(data / "practice", "*.wav", older_than=days, now=now)
+    report.add(f"practice-line recordings purged: {practice}")
+    uploads = purge_files(data / "uploads", "*.csv", older_than=UPLOAD_KEPT, now=now)
+    report.add(f"unconfirmed MIS uploads deleted: {uploads}")
+    idle = timedelta(minutes=config.web.session_idle_minutes)
+    report.add(f"web sessions ended: {purge_sessions(database, idle=idle, now=now)}")
+    failures = purge_login_failures(database, older_than=LOGIN_FAILURES_KEPT, now=now)
+    report.add(f"failed sign-ins forgotten: {failures}")
     with database.session() as session:
         released = release_stale_claims(session, older_than=ABANDONED_CLAIM, now=now,
                                         zone=config.dialplan.zone)  # fmt: skip

@@ -8,7 +8,6 @@ rejected rows) and imported only when the admin confirms.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import audit
+from hub import audit, maintenance
 from hub.exceptions import ImportFileError
-from hub.models import Guardian, Household, Pupil, Role, StaffUser
+from hub.models import Guardian, Household, Pupil, Role, StaffUser, utcnow
 from hub.numbers import format_for_people
 from hub.people import import_file
 from web.db import db
@@ -29,16 +28,13 @@ from web.security import current_user, roles
 bp = Blueprint("people", __name__, url_prefix="/people")
 
 PAGE = 50
-UPLOAD_HOURS = 1
 
 
 def _uploads() -> Path:
     folder = Path(current_app.config["PHONEHUB"].hub.data_dir) / "uploads"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # An upload holds parents' numbers: none outlives its hour.
-    for old in folder.glob("*.csv"):
-        if time.time() - old.stat().st_mtime > UPLOAD_HOURS * 3600:
-            old.unlink(missing_ok=True)
+    # An upload holds parents' numbers: none outlives its hour (the nightly job, too).
+    maintenance.purge_files(folder, "*.csv", older_than=maintenance.UPLOAD_KEPT, now=utcnow())
     return folder
 
 

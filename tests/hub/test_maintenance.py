@@ -14,8 +14,18 @@ from hub.config import parse_config
 from hub.db import open_database
 from hub.exceptions import DatabaseError
 from hub.maintenance import backup, run_maintenance
-from hub.models import Campaign, CampaignEntry, Household, PhoneNumber, Purpose, utcnow
+from hub.models import (
+    Campaign,
+    CampaignEntry,
+    Household,
+    LoginFailure,
+    PhoneNumber,
+    Purpose,
+    WebSession,
+    utcnow,
+)
 from hub.people import import_file
+from tests.factories import add_staff
 
 EXPORT = (
     "UPN,Forename,Surname,Contact Name,Mobile\r\n"
@@ -120,3 +130,49 @@ def test_numbers_an_import_brings_back_get_their_full_time(hub):
     assert "numbers purged: 0" in report.lines
     report = run_maintenance(config, database, now=utcnow() + timedelta(days=31))
     assert "numbers purged: 2" in report.lines
+
+
+def test_uploads_sessions_failed_sign_ins_and_practice_recordings_go_in_their_time(hub):
+    config, database, folder = hub
+    now = utcnow()
+    # An MIS upload nobody confirmed holds every family's numbers; one being checked now stays.
+    uploads, practice = folder / "uploads", folder / "practice"
+    uploads.mkdir()
+    practice.mkdir()
+    forgotten, checking = uploads / "abandoned.csv", uploads / "checking.csv"
+    forgotten.write_text(EXPORT.replace("900555", "900777"))
+    checking.write_text(EXPORT)
+    old_call, new_call = practice / "call-1.wav", practice / "call-2.wav"
+    for path in (old_call, new_call):
+        path.write_bytes(b"RIFF")
+    _age(forgotten, timedelta(hours=2), now)
+    _age(old_call, timedelta(days=31), now)
+    with database.session() as session:
+        sam = add_staff(session, "Sam")
+        session.add_all([
+            WebSession(token_hash="a" * 64, staff_id=sam.id, ended_at=now - timedelta(days=1)),
+            WebSession(token_hash="b" * 64, staff_id=sam.id, last_seen_at=now - timedelta(hours=1)),
+            WebSession(token_hash="c" * 64, staff_id=sam.id, last_seen_at=now),
+            LoginFailure(email="sam@school.example", address="127.0.0.1",
+                         at=now - timedelta(days=8)),
+            LoginFailure(email="sam@school.example", address="127.0.0.1", at=now),
+        ])  # fmt: skip
+    report = run_maintenance(config, database, now=now)
+    assert {
+        "unconfirmed MIS uploads deleted: 1",
+        "practice-line recordings purged: 1",
+        "web sessions ended: 2",
+        "failed sign-ins forgotten: 1",
+    } <= set(report.lines)
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file() and p.suffix != ".db"
+                  and "phonehub.db" not in p.name) == ["call-2.wav", "checking.csv"]  # fmt: skip
+    # The abandoned upload's digits are nowhere under the data folder any more.
+    assert [p for p in folder.rglob("*") if p.is_file() and b"900777" in p.read_bytes()] == []
+    with database.session() as session:
+        assert session.scalars(select(WebSession.token_hash)).all() == ["c" * 64]
+        assert len(session.scalars(select(LoginFailure)).all()) == 1
+
+
+def _age(path: Path, by: timedelta, now) -> None:
+    moment = (now - by).timestamp()
+    os.utime(path, (moment, moment))
