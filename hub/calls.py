@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -262,14 +262,14 @@ def record_outcome(
     zone: ZoneInfo = queues.SCHOOL_ZONE,
 ) -> CampaignEntry:
     """Record how a call went and move its household on in the queue; once per call."""
-    now = _utc(now)
+    now = queues.as_utc(now)
     entry = attempt.entry
     if entry is None:
         raise QueueError("This call is not from a campaign, so it has no outcome to record.")
     if not staff.active or (attempt.staff_id != staff.id and staff.role == Role.STAFF):
         raise QueueError("Only the member of staff who made this call can record how it went.")
     if call_back_at is not None:
-        call_back_at = _utc(call_back_at)
+        call_back_at = queues.as_utc(call_back_at)
         if outcome == Outcome.CONCERN:
             raise QueueError("A concern goes to the DSL, so it cannot also be a call back.")
         if call_back_at <= now:
@@ -304,9 +304,3 @@ def _end(attempt: CallAttempt, at: datetime, reason: EndReason, by: str | None) 
 def _actor(session: Session, attempt: CallAttempt) -> StaffUser | str:
     staff = session.get(StaffUser, attempt.staff_id) if attempt.staff_id else None
     return staff if staff is not None else "line"
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime given to a call rule")
-    return moment.astimezone(UTC)

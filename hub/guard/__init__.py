@@ -21,7 +21,7 @@ calls (``rates``), and each refusal has a ``Refusal`` code (``refusals``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from hub.guard.rates import check_hub_rate, check_number_rate, check_staff_rate
 from hub.guard.refusals import Refusal, Refused
 from hub.models import CallAttempt, Campaign, PhoneNumber, Role, StaffUser, utcnow
 from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
-from hub.queues.rules import CallerBar, caller_bar
+from hub.queues.rules import CallerBar, as_utc, caller_bar
 
 __all__ = ["CALLER_REFUSALS", "DialPlan", "Refusal", "check_attempt", "check_test_call"]
 
@@ -210,11 +210,7 @@ def _check_hours(plan: DialPlan, campaign: Campaign | None, now: datetime) -> No
 
 
 def _utc(now: datetime | None) -> datetime:
-    if now is None:
-        return utcnow()
-    if now.tzinfo is None:
-        raise ValueError("naive datetime given to the dial guard")
-    return now.astimezone(UTC)
+    return utcnow() if now is None else as_utc(now)
 
 
 def _recorded(

@@ -52,6 +52,7 @@ from hub.queues.rules import (
     OPEN,
     SCHOOL_DAYS,
     SCHOOL_ZONE,
+    as_utc,
     may_work,
     not_reached,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "Escalation",
     "QueueError",
     "add_households",
+    "as_utc",
     "assign",
     "claim_next",
     "close_campaign",

@@ -30,7 +30,7 @@ from hub.queues.rules import (
     _check_manager,
     _flags,
     _households,
-    _utc,
+    as_utc,
     may_work,
 )
 
@@ -92,7 +92,7 @@ def add_households(
     everyone: bool = False,
 ) -> AddSummary:
     """Add one entry per chosen household: pupils matching every filter given, or everyone."""
-    now = _utc(now)
+    now = as_utc(now)
     _check_manager(actor, campaign)
     if everyone == bool(years or forms or flags):
         raise QueueError("Choose years, forms or flags, or everyone, but not both.")
@@ -155,7 +155,7 @@ def assign(
     entries: Sequence[CampaignEntry] | None = None,
 ) -> AssignSummary:
     """Give entries still to call a member of staff; by default every unassigned one."""
-    now = _utc(now)
+    now = as_utc(now)
     _check_manager(actor, campaign)
     take_write_lock(session)
     if entries is None:
@@ -299,7 +299,7 @@ def create_campaign(
     session: Session, plan: CampaignPlan, *, actor: StaffUser | str, now: datetime
 ) -> Campaign:
     """A new, open campaign, audited; QueueError with one sentence if the plan breaks a rule."""
-    now = _utc(now)
+    now = as_utc(now)
     name = plan.name.strip()
     if not name:
         raise QueueError("Give the campaign a name.")
@@ -343,7 +343,7 @@ def close_campaign(session: Session, campaign: Campaign, *, actor: StaffUser | s
     """Close a campaign: nobody is offered its households. False if it was already closed."""
     if campaign.closed_at is not None:
         return False
-    now = _utc(now)
+    now = as_utc(now)
     campaign.closed_at = now
     _audit(session, "campaign.closed", actor=actor, now=now, target=campaign, detail={})
     return True
@@ -355,5 +355,5 @@ def reopen_campaign(session: Session, campaign: Campaign, *, actor: StaffUser | 
     if campaign.closed_at is None:
         return False
     campaign.closed_at = None
-    _audit(session, "campaign.reopened", actor=actor, now=_utc(now), target=campaign, detail={})
+    _audit(session, "campaign.reopened", actor=actor, now=as_utc(now), target=campaign, detail={})
     return True

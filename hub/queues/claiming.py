@@ -29,8 +29,8 @@ from hub.queues.rules import (
     _reached_since,
     _release,
     _tried_since,
-    _utc,
     _work_refusal,
+    as_utc,
     may_work,
 )
 
@@ -49,7 +49,7 @@ def claim_next(
     so a reloaded page or a second tab never leaves a family half-called, unless
     a concern raised on the family since has put it in the DSL's hands.
     """
-    now = _utc(now)
+    now = as_utc(now)
     if campaign.closed_at is not None:
         raise QueueError("This campaign is closed, so no more calls can be made from it.")
     refusal = _work_refusal(staff, campaign)
@@ -139,7 +139,7 @@ def release_stale_claims(
     session: Session, *, older_than: timedelta, now: datetime, zone: ZoneInfo = SCHOOL_ZONE
 ) -> int:
     """Put back in the queue claims untouched for ``older_than``; returns how many."""
-    now = _utc(now)
+    now = as_utc(now)
     cutoff = now - older_than
     take_write_lock(session)
     recent_call = exists().where(
@@ -192,7 +192,7 @@ def release_interrupted(
         entry.call_back_at = promised
     else:
         _release(entry, EntryState.WAITING)
-    _audit(session, "entry.released", actor="system", now=_utc(now), target=entry,
+    _audit(session, "entry.released", actor="system", now=as_utc(now), target=entry,
            detail={"reason": "interrupted", "claimed_by_id": caller_id})  # fmt: skip
 
 
@@ -211,7 +211,7 @@ def waiting_for(
         session.scalar(
             select(func.count())
             .select_from(CampaignEntry)
-            .where(*_offerable(campaign, staff, _utc(now), zone))
+            .where(*_offerable(campaign, staff, as_utc(now), zone))
         )
         or 0
     )

@@ -19,7 +19,7 @@ from hub.models import (
     Role,
     StaffUser,
 )
-from hub.queues.rules import _audit, _release, _utc
+from hub.queues.rules import _audit, _release, as_utc
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def mark_handled(
     session: Session, entry: CampaignEntry, dsl: StaffUser, note: str, now: datetime
 ) -> None:
     """Take a household off the DSL's list, with what the DSL did about it."""
-    now = _utc(now)
+    now = as_utc(now)
     if not dsl.active or dsl.role != Role.DSL:
         raise QueueError("Only the designated safeguarding lead can handle an escalation.")
     if not note.strip():

@@ -32,7 +32,7 @@ from hub.queues.rules import (
     _dates,
     _failed,
     _release,
-    _utc,
+    as_utc,
 )
 
 
@@ -40,7 +40,7 @@ def override_cadence(
     session: Session, entry: CampaignEntry, dsl: StaffUser, reason: str, now: datetime
 ) -> None:
     """Let the DSL offer ``entry`` although the family was reached recently."""
-    now = _utc(now)
+    now = as_utc(now)
     if not dsl.active or dsl.role != Role.DSL:
         raise QueueError("Only the designated safeguarding lead can override the cadence cap.")
     if not reason.strip():

@@ -196,9 +196,10 @@ def _flags(text: str, vulnerable: bool) -> set[str]:
     return flags | {VULNERABLE_FLAG} if vulnerable else flags
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; every rule that takes ``now`` refuses a time with no zone."""
     if moment.tzinfo is None:
-        raise ValueError("naive datetime given to a queue rule")
+        raise ValueError("naive datetime given to a rule that needs a time zone")
     return moment.astimezone(UTC)
 
 

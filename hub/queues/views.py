@@ -20,7 +20,7 @@ from hub.models import (
     Role,
     StaffUser,
 )
-from hub.queues.rules import CONTACT, OPEN, _cadence_overridden, _short, _utc
+from hub.queues.rules import CONTACT, OPEN, _cadence_overridden, _short, as_utc
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def held_by_cadence(session: Session, campaign: Campaign, *, now: datetime) -> d
     Reached in another campaign within the campaign's cadence, and not let through by
     the DSL (``override_cadence``), so nobody is offered them until the cap runs out.
     """
-    since = _utc(now) - timedelta(days=campaign.cadence_days)
+    since = as_utc(now) - timedelta(days=campaign.cadence_days)
     rows = session.execute(
         select(CampaignEntry.id, func.max(CallAttempt.requested_at))
         .join(CallAttempt, CallAttempt.household_id == CampaignEntry.household_id)
