@@ -32,6 +32,7 @@ from tests.line.conftest import (
 from tests.pulse import VirtualHandset
 
 STAFF_HZ, FAMILY_HZ = 1000, 600
+MOST_TONE_S = 2.4  # the most 3 s of bursts (2 s of tone) can count as; see below
 
 
 @pytest.fixture
@@ -124,12 +125,14 @@ def test_staff_and_family_hear_each_other_through_the_handset(desk: Desk, parent
     desk.handset.stop_listening()
 
     heard_by_family = listen_for(parents_recording(parent), STAFF_HZ)
-    # 3 s of bursts, 200 ms in every 300: 2 s of tone.
-    assert 1.6 <= heard_by_family.tone_s <= 2.2, heard_by_family.tone_s
+    # 3 s of bursts, 200 ms in every 300: 2 s of tone. A burst that does not start on a
+    # 20 ms window's edge touches 11 windows, and the jitter buffer may stretch one by a
+    # frame more: up to 2.4 s counted. Twice the tone (an echo, a doubled stream) is 4 s.
+    assert 1.6 <= heard_by_family.tone_s <= MOST_TONE_S, heard_by_family.tone_s
     assert heard_by_family.loudest_dbfs() > -30
 
     heard_by_staff = listen_for(earpiece, FAMILY_HZ)
-    assert 1.6 <= heard_by_staff.tone_s <= 2.2, heard_by_staff.tone_s
+    assert 1.6 <= heard_by_staff.tone_s <= MOST_TONE_S, heard_by_staff.tone_s
     assert heard_by_staff.loudest_dbfs() > -30
     # The family's own voice never comes back to the family, nor staff's to staff.
     assert listen_for(parents_recording(parent), FAMILY_HZ).tone_s < 0.2
