@@ -158,6 +158,7 @@ def _gpio(config: Config) -> Check:
 
 def _registration(config: Config) -> Check:
     from hub.control_client import ControlClient
+    from hub.line.states import registration_words
 
     try:
         status = ControlClient(config.line.control_socket, timeout=5).request("status")["status"]
@@ -167,7 +168,8 @@ def _registration(config: Config) -> Check:
     fixes = {
         "credentials_rejected": "credentials rejected: check [sip] username and password, "
         "then restart the line",
-        "unregistered": "not registered: check [sip] registrar and the network to the trunk",
+        "unregistered": f"{registration_words(status)}; check [sip] registrar and the "
+        "network to the trunk",
         "safe_mode": status.get("fault") or "the line is in safe mode",
     }
     if state in fixes:

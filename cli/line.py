@@ -15,6 +15,7 @@ from typing import Any
 from hub.config import Config
 from hub.control_client import ControlClient
 from hub.exceptions import PhoneHubError
+from hub.line.states import registration_words
 from hub.speech import SpeechCache
 
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "status":
         status = client.request("status")["status"]
         call = status.get("call")
-        print(f"registration: {status['registration']}")
+        print(f"registration: {registration_words(status)}")
         shown = f"{call['state']} (attempt {call['attempt']})" if call else "none"
         print(f"call:         {shown}")
         print(f"recording:    {'yes' if status.get('recording') else 'no'}")

@@ -97,6 +97,7 @@ modparam("tm", "fr_timer", 5000)
 modparam("tm", "fr_inv_timer", 60000)
 modparam("rr", "enable_full_lr", 0)
 modparam("rr", "append_fromtag", 0)
+modparam("pv", "shvset", "refuse_code=i:0")
 modparam("registrar", "method_filtering", 1)
 # Tests may register for a second or two to watch a binding expire.
 modparam("registrar", "min_expires", 1)
@@ -203,6 +204,11 @@ route[WITHINDLG] {
 route[REGISTRAR] {
 	if (!is_method("REGISTER")) {
 		return;
+	}
+	# Kamailio.refuse_registers(): a trunk turning registrations away for a while.
+	if ($shv(refuse_code) > 0) {
+		sl_send_reply("$shv(refuse_code)", "Refused for the test");
+		exit;
 	}
 	route(AUTHENTICATE);
 	if (!save("location")) {
@@ -571,6 +577,14 @@ class Kamailio:
             if expires == "permanent" or (expires.isdigit() and int(expires) > 0):
                 return True
         return False
+
+    def refuse_registers(self, code: int) -> None:
+        """Answer every REGISTER with ``code`` from now on (0: register them again)."""
+        subprocess.run(
+            [_binary("kamcmd"), "-s", f"unix:{self._ctl_socket}", "pv.shvSet", "refuse_code",
+             "int", str(code)],
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
 
     def statistic(self, name: str) -> int:
         """One of Kamailio's counters, e.g. ``tcp:passive_open`` (connections it accepted)."""

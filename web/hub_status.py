@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from hub.config import Config
 from hub.control_client import ControlClient
 from hub.exceptions import ControlError
+from hub.line.states import registration_words
 from hub.models import CallAttempt, EndReason, Hub, Role, utcnow
 from web.db import db
 from web.security import roles
@@ -37,7 +38,9 @@ def index() -> str:
         "refused by the dial guard": _count(today, CallAttempt.end_reason == EndReason.REFUSED),
     }  # fmt: skip
     hubs = db().scalars(select(Hub).order_by(Hub.name)).all()
-    return render_template("hub_status.html", line=line, problem=problem, counts=counts,
+    phone_system = registration_words(line) if line else None
+    return render_template("hub_status.html", line=line, problem=problem,
+                           phone_system=phone_system, counts=counts,
                            hubs=hubs, stale_before=utcnow() - STALE)  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """The hub's SIP account: its pjsua2 config, from [sip], and pjsua2's callbacks on it.
 
-With a registrar the account registers with digest auth, and pjsua retries a failed
-REGISTER by itself (a rejected password is left to hub.line.registration); without
+With a registrar the account registers with digest auth, and hub.line.registration
+decides when a failed REGISTER is tried again (pjsua's own retry is off); without
 one, for an IP-authenticated trunk, it never registers.
 """
 
@@ -75,9 +75,9 @@ def account_config(
         config.idUri = f"{school_name} <sip:{sip.username}@{sip.effective_domain}>"
         config.regConfig.registrarUri = sip.registrar + params
         config.regConfig.timeoutSec = REGISTRATION_EXPIRES_S
-        config.regConfig.retryIntervalSec = 5
-        config.regConfig.firstRetryIntervalSec = 2
-        config.regConfig.randomRetryIntervalSec = 0
+        # Off: it retries only some refusals (never a 404), at a fixed interval.
+        # hub.line.registration retries every one but a rejected password, backing off.
+        config.regConfig.retryIntervalSec = 0
         config.regConfig.unregWaitMsec = 2000
         credentials = pj.AuthCredInfo("digest", "*", sip.username, 0, sip.password)
         config.sipConfig.authCreds.append(credentials)

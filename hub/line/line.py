@@ -404,7 +404,8 @@ class Line:
     def show(self, *, lights: bool = True) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
         handset = self._handset_state()
-        self.board.show(self.call, self._registration, handset, self.handset_problem, lights=lights)
+        self.board.show(self.call, self._registration, handset, self.handset_problem,
+                        lights=lights, binding=self.binding)  # fmt: skip
 
     # --- shutdown -----------------------------------------------------------
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Mapping
+from typing import Any
 
 
 class LineState(enum.StrEnum):
@@ -22,3 +25,14 @@ class Registration(enum.StrEnum):
     CREDENTIALS_REJECTED = "credentials_rejected"
     # An IP-authenticated trunk takes calls without registering: the line is ready.
     NOT_NEEDED = "not_needed"
+
+
+def registration_words(status: Mapping[str, Any], now: float | None = None) -> str:
+    """The registration in a line's status, in words: why not, and when it tries again."""
+    words = str(status.get("registration", "unknown")).replace("_", " ")
+    if problem := status.get("registration_problem"):
+        words += f": {problem}"
+        if (retry_at := status.get("registration_retry_at")) is not None:
+            left = max(0, round(retry_at - (time.time() if now is None else now)))
+            words += f"; trying again in {left} s"
+    return words

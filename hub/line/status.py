@@ -7,11 +7,13 @@ threads only read the snapshot, a copy taken under a lock, never pjsua2.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from hub import calls
 from hub.line.call import HubCall
+from hub.line.registration import Binding
 from hub.line.states import LineState, Registration
 
 
@@ -23,6 +25,8 @@ class StatusBoard:
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {
             "registration": "starting",
+            "registration_problem": None,
+            "registration_retry_at": None,
             "call": None,
             "recording": False,
             "handset": "starting",
@@ -49,16 +53,28 @@ class StatusBoard:
         handset_problem: str | None,
         *,
         lights: bool = True,
+        binding: Binding | None = None,
     ) -> None:
-        """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
+        """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll).
+
+        ``binding`` says why the hub is not registered and when it next tries (as a
+        wall-clock time, so a reader later still counts down from it).
+        """
         line_state = LineState.IDLE
         if call is not None:
             stage = calls.stage(ended=False, answered=call.answered_at is not None,
                                 ringing=call.ringing)  # fmt: skip
             line_state = LineState(stage)
         recording = call is not None and call.recorder is not None
+        problem = retry_at = None
+        if binding is not None and registration is not Registration.REGISTERED:
+            problem = binding.problem
+            if (retry_in := binding.retry_in_s()) is not None:
+                retry_at = time.time() + retry_in
         snapshot = {
             "registration": registration.value,
+            "registration_problem": problem,
+            "registration_retry_at": retry_at,
             "call": None
             if call is None
             else {"attempt": call.attempt_id, "state": line_state.value},

@@ -37,7 +37,8 @@ def test_before_anything_is_shown_the_line_is_starting(board, lights):
 
 def test_an_idle_line_is_shown_without_a_call(board, lights):
     board.show(None, REGISTERED, "connected", None)
-    assert board.snapshot() == {"registration": "registered", "call": None, "recording": False,
+    assert board.snapshot() == {"registration": "registered", "registration_problem": None,
+                                "registration_retry_at": None, "call": None, "recording": False,
                                 "handset": "connected", "handset_problem": None,
                                 "muted": False}  # fmt: skip
     assert lights == [{"registration": REGISTERED, "line": LineState.IDLE, "recording": False,
