@@ -45,6 +45,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if status.get("lights"):
             lit = ", ".join(f"{name} {what}" for name, what in status["lights"].items())
             print(f"lights:       {lit}")
+        if "database" in status:  # not in safe mode, which has no database
+            print(f"database:     {status['database'] or 'ok'}")
         if status.get("fault"):
             print(f"fault:        {status['fault']}")
         return 0

@@ -50,6 +50,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+CONNECT_TIMEOUT_S = 5
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the hub's settings; creates a SQLite file's folder."""
     parsed = make_url(url)
@@ -67,6 +70,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
+    if parsed.get_backend_name() == "postgresql":
+        # A server gone from the network fails a write in seconds, not minutes, so the
+        # line's call events go to its journal (hub/line/journal.py) while it is away.
+        return create_engine(url, pool_pre_ping=True,
+                             connect_args={"connect_timeout": CONNECT_TIMEOUT_S})  # fmt: skip
     return create_engine(url, pool_pre_ping=True)
 
 

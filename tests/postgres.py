@@ -59,21 +59,17 @@ class PostgresServer:
             "UTF8",
             "--locale=C.UTF-8",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after ``halt``); return once it accepts connections."""
+        data = self.folder / "data"
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             f"-c unix_socket_directories={self.folder} -c fsync=off"
         )
-        self._run(
-            _binary("pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(self.folder / "log"),
-            "-w",
-            "start",
-        )
+        self._run(_binary("pg_ctl"), "-D", str(data), "-o", options,
+                  "-l", str(self.folder / "log"), "-w", "start")  # fmt: skip
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -83,6 +79,11 @@ class PostgresServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+    def halt(self) -> None:
+        """Stop the server as a restart or a crash would, keeping its data."""
+        self._run(_binary("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w",
+                  "stop")  # fmt: skip
 
     def dsn(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

@@ -4,7 +4,8 @@ The SIP thread must never wait for the database (SQLite may be busy for seconds
 while the panel writes), so call states reach ``call_attempts`` through this
 writer, which follows the event bus. It also keeps this hub's row current (its
 registration and a heartbeat) and reports whether the database is failing, which
-lights the fault LED.
+lights the fault LED. A call event the database cannot take goes to the hub's
+local journal (hub.line.journal) and is written from there when it is back.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from hub import __version__, calls
 from hub.db import Database
 from hub.exceptions import LineError
 from hub.line.events import Event, EventBus
+from hub.line.journal import Journal, database_away
 from hub.models import Hub, utcnow
 from hub.private_files import private_file
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
+REPLAY_S = 2.0  # how often the journal is tried while the database is away
 # A name whose hub has sent no heartbeat for this long may be taken over (a Pi replaced).
 NAME_HELD_FOR = timedelta(seconds=4 * HEARTBEAT_S)
 
@@ -86,21 +89,25 @@ class AttemptWriter(threading.Thread):
         events: EventBus,
         hub_id: int,
         on_fault: Callable[[bool], None],
+        journal: Journal,
     ) -> None:
         super().__init__(name="attempt-writer", daemon=True)
         self.database = database
         self.events = events
         self.hub_id = hub_id
         self.on_fault = on_fault
+        self.journal = journal
         self.stopping = threading.Event()
         self.subscribed = threading.Event()
         self._faulty = False
+        self._failure: str | None = None  # the database's last error, until a write works
+        self._registration: str | None = None
 
     def run(self) -> None:
         """Write events until ``stop``; then write whatever is still queued."""
         with self.events.subscribe() as inbox:
             self.subscribed.set()
-            next_beat = 0.0
+            next_beat = next_replay = 0.0
             while True:
                 try:
                     event = inbox.get(timeout=0.5)
@@ -110,9 +117,13 @@ class AttemptWriter(threading.Thread):
                     event = None
                 if event is not None:
                     self._write(event)
-                if time.monotonic() >= next_beat:
-                    next_beat = time.monotonic() + HEARTBEAT_S
-                    self._heartbeat(None)
+                now = time.monotonic()
+                if len(self.journal) and now >= next_replay:
+                    next_replay = now + REPLAY_S
+                    self._replay()
+                if now >= next_beat:
+                    next_beat = now + HEARTBEAT_S
+                    self._heartbeat()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the queued writes and stop."""
@@ -122,36 +133,78 @@ class AttemptWriter(threading.Thread):
             # A write is stuck on the database; its call is closed as interrupted at next start.
             log.error("the call-state writer did not finish in %.0f s; stopping anyway", timeout)
 
+    def problem(self) -> str | None:
+        """Why the database is not being written, in one sentence, or None (any thread)."""
+        waiting = len(self.journal)
+        if self._failure is None and not waiting:
+            return None
+        words = "the database cannot be written" + (f" ({self._failure})" if self._failure else "")
+        if waiting:
+            words += (f"; {waiting} call event{'s' if waiting != 1 else ''} kept on this hub, "
+                      "to be written when it is back")  # fmt: skip
+        return words
+
     def _write(self, event: Event) -> None:
         if event["event"] == "registration":
-            self._heartbeat(event["state"])
+            self._registration = event["state"]
+            self._heartbeat()
         elif event["event"] == "call" and event.get("attempt") is not None:
-            self._guarded(lambda: self._write_call(event))
+            self._write_call(event)
 
     def _write_call(self, event: Event) -> None:
-        with self.database.session() as session:
-            calls.apply_event(session, event, hub_id=self.hub_id)
+        if not len(self.journal):
+            try:
+                with self.database.session() as session:
+                    calls.apply_event(session, event, hub_id=self.hub_id)
+            except SQLAlchemyError as exc:
+                self._failed(exc)
+                if not database_away(exc):
+                    return  # it would fail the same way for ever
+            else:
+                self._worked()
+                return
+        # Behind any already waiting, so they are written in the order they happened.
+        self.journal.append(event)
+        log.warning("call event for attempt %s kept in the journal until the database is "
+                    "back (%d waiting)", event["attempt"], len(self.journal))  # fmt: skip
+        self._show_fault()
 
-    def _heartbeat(self, registration: str | None) -> None:
-        def beat() -> None:
+    def _replay(self) -> None:
+        try:
+            written = self.journal.replay(self.database, self.hub_id)
+        except SQLAlchemyError as exc:
+            self._failed(exc)
+            return
+        log.info("the database is back: %d call event(s) written from the journal", written)
+        self._worked()
+
+    def _heartbeat(self) -> None:
+        try:
             with self.database.session() as session:
                 hub = session.get(Hub, self.hub_id)
                 if hub is not None:
                     hub.last_seen_at = utcnow()
-                    if registration is not None:
-                        hub.registration = registration
-
-        self._guarded(beat)
-
-    def _guarded(self, write: Callable[[], None]) -> None:
-        try:
-            write()
+                    if self._registration is not None:
+                        hub.registration = self._registration
         except SQLAlchemyError as exc:
-            log.error("database write failed: %s", str(exc).splitlines()[0])
-            if not self._faulty:
-                self._faulty = True
-                self.on_fault(True)
-            return
-        if self._faulty:
-            self._faulty = False
-            self.on_fault(False)
+            self._failed(exc)
+        else:
+            self._worked()
+
+    def _failed(self, exc: SQLAlchemyError) -> None:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if self._failure is None:
+            log.error("database write failed: %s", reason)
+        self._failure = reason[:200]
+        self._show_fault()
+
+    def _worked(self) -> None:
+        self._failure = None
+        self._show_fault()
+
+    def _show_fault(self) -> None:
+        """The red LED while the database fails or events wait in the journal."""
+        faulty = self._failure is not None or bool(len(self.journal))
+        if faulty != self._faulty:
+            self._faulty = faulty
+            self.on_fault(faulty)

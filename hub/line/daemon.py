@@ -31,6 +31,7 @@ from hub.line.audio import Prompts
 from hub.line.commands import Hangup
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
+from hub.line.journal import Journal
 from hub.line.lights import LineLights, show
 from hub.line.line import Line
 from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
@@ -96,6 +97,12 @@ def run_line(config: Config) -> int:
     with ExitStack() as parts:
         database = parts.enter_context(open_database(config.database.url))
         hub_id = register_hub(database, config.hub.name, machine_id(config.hub.data_dir))
+        # Events kept while the database was away, before anything else: how the calls
+        # really ended, rather than "interrupted".
+        journal = Journal(config.hub.data_dir)
+        if len(journal):
+            log.info("writing %d call event(s) kept while the database was away", len(journal))
+            journal.replay(database, hub_id)
         interrupted = recover_interrupted(database, hub_id)
         if interrupted:
             log.warning("closed %d call(s) left open when the line last stopped", interrupted)
@@ -109,13 +116,13 @@ def run_line(config: Config) -> int:
         )
         lights = LineLights(status_lights)
         events = EventBus()
-        writer = AttemptWriter(database, events, hub_id, lights.database_fault)
+        writer = AttemptWriter(database, events, hub_id, lights.database_fault, journal)
         writer.start()
         writer.subscribed.wait(5)
         parts.callback(writer.stop)
         line = Line(config, events, prompts, on_change=lights.line_changed)
         service = LineService(config, database, line, hub_id, status_lights.describe,
-                              lights.database_fault)  # fmt: skip
+                              lights.database_fault, writer.problem)  # fmt: skip
         control = ControlServer(Path(config.line.control_socket), service, events)
         parts.callback(control.close)
 

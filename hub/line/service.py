@@ -42,10 +42,12 @@ class LineService:
         hub_id: int,
         lights: Callable[[], dict[str, str]] = dict,
         on_fault: Callable[[bool], None] = lambda _fault: None,
+        database_problem: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.config = config
         self.lights = lights
         self.on_fault = on_fault
+        self.database_problem = database_problem
         self.fault: str | None = None
         self.database = database
         self.line = line
@@ -56,7 +58,7 @@ class LineService:
     def status(self) -> dict[str, Any]:
         """Registration and call state."""
         return {"hub": self.config.hub.name, **self.line.status(), "lights": self.lights(),
-                "fault": self.fault}  # fmt: skip
+                "fault": self.fault, "database": self.database_problem()}  # fmt: skip
 
     def report_fault(self, message: str) -> dict[str, Any]:
         """Another part of the hub (nightly maintenance) found something wrong: red LED."""

@@ -51,6 +51,9 @@ class Hub(Base):
     # Which machine holds the name (data_dir/hub-id), so two hubs given one name
     # are told apart instead of closing each other's calls.
     machine: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # The last call event replayed from the hub's local journal ("<batch>:<n>"), moved
+    # in the same transaction as the event, so none is written twice (hub/line/journal.py).
+    journal_applied: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class CallAttempt(Base):

@@ -18,7 +18,7 @@ class _Daemon:
         lights = {"green": "on", "amber": "off", "red": "blinking"}
         return {"status": {"registration": "registered", "call": None, "recording": False,
                            "handset": "unplugged", "handset_problem": "no such device",
-                           "lights": lights}}  # fmt: skip
+                           "lights": lights, "database": None}}  # fmt: skip
 
 
 @pytest.fixture
@@ -37,4 +37,5 @@ def test_status_says_what_the_lights_show(cli):
         "recording:    no",
         "handset:      unplugged: no such device",
         "lights:       green on, amber off, red blinking",
+        "database:     ok",
     ]
