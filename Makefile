@@ -35,6 +35,7 @@ test-install: setup apt-test-install
 
 # Measures speed and memory (bench/README.md); writes bench/results.md and .json.
 bench: setup-test
+	@scripts/apt-ensure strace
 	$(BIN)/python -m bench
 
 lint: setup-test

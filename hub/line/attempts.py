@@ -32,7 +32,8 @@ from hub.private_files import private_file
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 15.0
+HEARTBEAT_S = 15.0  # hubs sharing PostgreSQL say they are alive this often…
+SQLITE_HEARTBEAT_S = 60.0  # …and one on SQLite, less often: each is a write to its SD card
 REPLAY_S = 2.0  # how often the journal is tried while the database is away
 # A name whose hub has sent no heartbeat for this long may be taken over (a Pi replaced).
 NAME_HELD_FOR = timedelta(seconds=4 * HEARTBEAT_S)
@@ -102,6 +103,9 @@ class AttemptWriter(threading.Thread):
         self._faulty = False
         self._failure: str | None = None  # the database's last error, until a write works
         self._registration: str | None = None
+        # The panel's "not running" waits 2 minutes (web/hub_status.py STALE) either way.
+        sqlite = database.engine.dialect.name == "sqlite"
+        self.heartbeat_s = SQLITE_HEARTBEAT_S if sqlite else HEARTBEAT_S
 
     def run(self) -> None:
         """Write events until ``stop``; then write whatever is still queued."""
@@ -122,7 +126,7 @@ class AttemptWriter(threading.Thread):
                     next_replay = now + REPLAY_S
                     self._replay()
                 if now >= next_beat:
-                    next_beat = now + HEARTBEAT_S
+                    next_beat = now + self.heartbeat_s
                     self._heartbeat()
 
     def stop(self, timeout: float = 5.0) -> None:

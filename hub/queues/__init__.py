@@ -36,6 +36,7 @@ from hub.queues.campaigns import (
 )
 from hub.queues.claiming import (
     ABANDONED_CLAIM,
+    CLAIM_REFRESH,
     claim_next,
     release_interrupted,
     release_stale_claims,
@@ -60,6 +61,7 @@ from hub.queues.views import Contact, held_by_cadence, history, progress
 
 __all__ = [
     "ABANDONED_CLAIM",
+    "CLAIM_REFRESH",
     "CONTACT",
     "ESCALATE_AFTER_DAYS",
     "FAILED",

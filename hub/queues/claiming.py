@@ -34,6 +34,12 @@ from hub.queues.rules import (
     may_work,
 )
 
+# A family claimed but untouched this long (no card shown, no call) goes back to the
+# queue: long enough for a long welfare call, short enough to be called today.
+ABANDONED_CLAIM = timedelta(hours=1)
+# A claim shown again is marked as still held at most this often.
+CLAIM_REFRESH = timedelta(minutes=5)
+
 
 def claim_next(
     session: Session,
@@ -85,9 +91,12 @@ def claim_next(
         )
         held = None
     if held is not None:
-        # Still working on it, so the stale-claim sweep leaves it alone.
-        held.claimed_at = now
-        session.flush()
+        # Still working on it, so the stale-claim sweep leaves it alone: written only
+        # when it has aged a little, not on every look at the card (each a write to
+        # the SD card, bench/disk.py), as an hour's sweep needs no finer time.
+        if held.claimed_at is None or now - as_utc(held.claimed_at) >= CLAIM_REFRESH:
+            held.claimed_at = now
+            session.flush()
         return held
     last_try = (
         select(func.max(CallAttempt.requested_at))
@@ -128,11 +137,6 @@ def claim_next(
     )
     session.flush()
     return entry
-
-
-# A family claimed but untouched this long (no card shown, no call) goes back to the
-# queue: long enough for a long welfare call, short enough to be called today.
-ABANDONED_CLAIM = timedelta(hours=1)
 
 
 def release_stale_claims(

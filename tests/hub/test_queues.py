@@ -33,6 +33,7 @@ from hub.models import (
     StaffUser,
 )
 from hub.queues import (
+    CLAIM_REFRESH,
     QueueError,
     add_households,
     assign,
@@ -46,6 +47,7 @@ from hub.queues import (
     release_stale_claims,
     waiting_for,
 )
+from hub.queues.rules import as_utc
 from tests.factories import add_call, add_campaign, add_entry, add_household, add_staff, call, pupil
 
 # A week in January 2025: Monday the 13th to Monday the 20th, at 10:00 in London.
@@ -391,6 +393,19 @@ def test_a_claim_held_is_given_back_not_a_new_one(database):
         assert again is first
         assert first.claimed_at == NOW + timedelta(minutes=5)
         assert progress(session, campaign)[EntryState.CLAIMED] == 1
+
+
+def test_looking_at_a_held_card_again_writes_nothing_until_the_claim_has_aged(database):
+    with database.session() as session:
+        campaign = add_campaign(session)
+        sam = add_staff(session, "Sam")
+        add_entry(session, campaign)
+        first = claim_next(session, campaign, sam, now=NOW)
+
+        claim_next(session, campaign, sam, now=NOW + CLAIM_REFRESH - timedelta(seconds=1))
+        assert not session.dirty and as_utc(first.claimed_at) == NOW
+        claim_next(session, campaign, sam, now=NOW + CLAIM_REFRESH)
+        assert as_utc(first.claimed_at) == NOW + CLAIM_REFRESH
 
 
 def test_households_assigned_to_someone_else_are_skipped(database):
