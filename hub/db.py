@@ -203,3 +203,15 @@ def take_write_lock(session: Session) -> None:
     driver = connection.connection.driver_connection
     if driver is not None and not driver.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def scrub_wal(engine: Engine) -> None:
+    """On SQLite, move everything into the database file and empty the write-ahead log.
+
+    With ``secure_delete`` a deleted row is overwritten in the file, but the log can
+    still hold earlier copies of its pages until they are checkpointed.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import audit
 from hub.config import Config
-from hub.db import Database
+from hub.db import Database, scrub_wal
 from hub.exceptions import DatabaseError
 from hub.models import (
     CallAttempt,
@@ -143,14 +143,6 @@ def _sqlite_path(database: Database) -> Path | None:
     return Path(url.database)
 
 
-def scrub_wal(database: Database) -> None:
-    """Move everything into the database file and empty the write-ahead log."""
-    if _sqlite_path(database) is None:
-        return
-    with database.engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
 def backup(database: Database, folder: Path, *, now: datetime, keep: int = BACKUPS_KEPT) -> Path:
     """An online copy through SQLite's backup API, keeping the newest ``keep``."""
     source = _sqlite_path(database)
@@ -212,7 +204,7 @@ def run_maintenance(config: Config, database: Database, *, now: datetime) -> Rep
         released = release_stale_claims(session, older_than=ABANDONED_CLAIM, now=now,
                                         zone=config.dialplan.zone)  # fmt: skip
     report.add(f"abandoned claims given back to their queues: {released}")
-    scrub_wal(database)
+    scrub_wal(database.engine)
     if _sqlite_path(database) is not None:
         report.add(f"backup: {backup(database, data / 'backups', now=now)}")
     return report

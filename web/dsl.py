@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import audit, queues
+from hub.db import scrub_wal
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -45,6 +46,7 @@ from hub.models import (
     utcnow,
 )
 from hub.numbers import mask
+from hub.people.erasure import erase_concern
 from web.db import db
 from web.errors import not_found
 from web.security import current_user, roles
@@ -188,6 +190,23 @@ def handled(concern_id: int) -> BaseResponse | tuple[str, int]:
         detail={"household_id": found.household_id, "escalation": found.raised_by_id is None},
     )
     flash("Marked handled.", "info")
+    return redirect(url_for("dsl.index"))
+
+
+@bp.route("/concerns/<int:concern_id>/erase", methods=["POST"])
+@roles(Role.DSL)
+def erase(concern_id: int) -> BaseResponse | tuple[str, int]:
+    """The DSL erases a concern they have decided need not be kept; confirmed, audited."""
+    found = db().get(Concern, concern_id)
+    if found is None:
+        return not_found("concern")
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm you have decided this record need not be kept.", "error")
+        return redirect(url_for("dsl.concern", concern_id=concern_id))
+    erase_concern(db(), found, dsl=_dsl())
+    db().commit()
+    scrub_wal(db().get_bind())
+    flash("The concern was erased.", "info")
     return redirect(url_for("dsl.index"))
 
 

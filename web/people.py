@@ -2,7 +2,9 @@
 
 Full phone numbers appear on the household page only, and every view of it is
 written to the audit log. An upload is checked first (a dry run that lists the
-rejected rows) and imported only when the admin confirms.
+rejected rows) and imported only when the admin confirms. From the household page
+an admin can export everything held about the family (a subject access request)
+or erase it; both are confirmed first, and audited.
 """
 
 from __future__ import annotations
@@ -11,16 +13,27 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub import audit, maintenance
+from hub.db import scrub_wal
 from hub.exceptions import ImportFileError
-from hub.models import Guardian, Household, Pupil, Role, StaffUser, utcnow
+from hub.models import Concern, Guardian, Household, Pupil, Role, StaffUser, utcnow
 from hub.numbers import format_for_people
-from hub.people import import_file
+from hub.people import import_file, subject_access
+from hub.people.erasure import ErasureError, erase_household
 from web.db import db
 from web.errors import not_found
 from web.security import current_user, roles
@@ -161,6 +174,55 @@ def edit(household_id: int) -> BaseResponse | tuple[str, int]:
                      target_id=found.id, detail={"changed": ", ".join(changed)})  # fmt: skip
     flash("Saved." if changed else "Nothing changed.", "info")
     return redirect(url_for("people.household", household_id=found.id))
+
+
+@bp.route("/<int:household_id>/export", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def export(household_id: int) -> str | Response | tuple[str, int]:
+    """A subject access request: what the export holds (GET), then the zip (POST)."""
+    found = db().get(Household, household_id)
+    if found is None:
+        return not_found("household")
+    if request.method == "GET":
+        return render_template("household_export.html", household=found)
+    config = current_app.config["PHONEHUB"]
+    made = subject_access.export(db(), household_id, actor=_admin(), data_dir=Path(
+        config.hub.data_dir), zone=config.dialplan.zone)  # fmt: skip
+    assert made is not None
+    return Response(made.content, mimetype="application/zip", headers={
+        "Content-Disposition": f"attachment; filename={made.filename}",
+        "Cache-Control": "no-store"})  # fmt: skip
+
+
+@bp.route("/<int:household_id>/erase", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def erase(household_id: int) -> str | BaseResponse | tuple[str, int]:
+    """Erase a family: what goes and what stays (GET), then, typed "erase", done (POST)."""
+    found = db().get(Household, household_id)
+    if found is None:
+        return not_found("household")
+    concerns = db().scalar(
+        select(func.count()).select_from(Concern).where(Concern.household_id == household_id)
+    )
+    if request.method == "GET":
+        return render_template("household_erase.html", household=found, concerns=concerns)
+    if request.form.get("confirm", "").strip().lower() != "erase":
+        flash("Type the word “erase” to confirm.", "error")
+        return render_template("household_erase.html", household=found, concerns=concerns), 400
+    data_dir = Path(current_app.config["PHONEHUB"].hub.data_dir)
+    try:
+        erased = erase_household(db(), household_id, actor=_admin(), data_dir=data_dir)
+    except ErasureError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("people.household", household_id=household_id))
+    db().commit()
+    scrub_wal(db().get_bind())
+    kept = (f" {erased.concerns_kept} safeguarding concern(s) were kept for the DSL."
+            if erased.concerns_kept else "")  # fmt: skip
+    flash(f"The family was erased: {erased.calls_kept_anonymous} call(s) kept as anonymous "
+          f"counts, {erased.recordings_removed} recording(s) removed.{kept} Remove the family "
+          "from the MIS export too, or the next import brings them back.", "info")  # fmt: skip
+    return redirect(url_for("people.index"))
 
 
 def _admin() -> StaffUser:
