@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0  # hubs sharing PostgreSQL say they are alive this often…
 SQLITE_HEARTBEAT_S = 60.0  # …and one on SQLite, less often: each is a write to its SD card
 REPLAY_S = 2.0  # how often the journal is tried while the database is away
+WAKE = "wake"  # not an event: stop() waking the writer
 # A name whose hub has sent no heartbeat for this long may be taken over (a Pi replaced).
 NAME_HELD_FOR = timedelta(seconds=4 * HEARTBEAT_S)
 
@@ -103,6 +104,7 @@ class AttemptWriter(threading.Thread):
         self._faulty = False
         self._failure: str | None = None  # the database's last error, until a write works
         self._registration: str | None = None
+        self._inbox: queue.Queue[Event] | None = None
         # The panel's "not running" waits 2 minutes (web/hub_status.py STALE) either way.
         sqlite = database.engine.dialect.name == "sqlite"
         self.heartbeat_s = SQLITE_HEARTBEAT_S if sqlite else HEARTBEAT_S
@@ -110,14 +112,17 @@ class AttemptWriter(threading.Thread):
     def run(self) -> None:
         """Write events until ``stop``; then write whatever is still queued."""
         with self.events.subscribe() as inbox:
+            self._inbox = inbox
             self.subscribed.set()
             next_beat = next_replay = 0.0
             while True:
                 try:
-                    event = inbox.get(timeout=0.5)
+                    event: Event | None = inbox.get(timeout=0.5)
                 except queue.Empty:
+                    event = None
+                if event is None or event["event"] == WAKE:
                     if self.stopping.is_set():
-                        break
+                        break  # everything queued before stop() is written
                     event = None
                 if event is not None:
                     self._write(event)
@@ -132,6 +137,8 @@ class AttemptWriter(threading.Thread):
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the queued writes and stop."""
         self.stopping.set()
+        if self._inbox is not None:
+            self._inbox.put({"event": WAKE})  # now, not in half a second
         self.join(timeout)
         if self.is_alive():
             # A write is stuck on the database; its call is closed as interrupted at next start.

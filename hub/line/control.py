@@ -103,7 +103,9 @@ class ControlServer(socketserver.UnixStreamServer):
             super().__init__(str(path), _Handler)
         finally:
             os.umask(old_umask)
-        self.thread = threading.Thread(target=self.serve_forever, name="control", daemon=True)
+        # How soon close() is seen: socketserver looks every poll_interval (0.5 s by default).
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
+                                       name="control", daemon=True)  # fmt: skip
 
     def start(self) -> None:
         """Serve on a background thread."""
