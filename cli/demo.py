@@ -75,10 +75,11 @@ control_socket = "{data}/line.sock"
 practice_number = "{practice}"
 ring_timeout_s = 30
 
-# The demo may be tried at any hour.
+# The demo may be tried at any hour, on any day.
 [dialplan]
 calling_hours = "00:00-23:59"
 calling_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+school_days_only = false
 
 [gpio]
 pin_factory = "mock"

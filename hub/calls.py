@@ -37,6 +37,7 @@ from hub.models import (
     StaffUser,
     utcnow,
 )
+from hub.school_days import DEFAULT_NATION
 
 
 class Stage(enum.StrEnum):
@@ -260,6 +261,7 @@ def record_outcome(
     notes: str = "",
     call_back_at: datetime | None = None,
     zone: ZoneInfo = queues.SCHOOL_ZONE,
+    nation: str = DEFAULT_NATION,
 ) -> CampaignEntry:
     """Record how a call went and move its household on in the queue; once per call."""
     now = queues.as_utc(now)
@@ -292,7 +294,8 @@ def record_outcome(
         raise QueueError("This call's outcome has already been recorded.")
     session.expire(attempt, ["outcome", "notes"])
     return queues.outcome_recorded(session, attempt, outcome, staff=staff, now=now, notes=notes,
-                                   call_back_at=call_back_at, zone=zone)  # fmt: skip
+                                   call_back_at=call_back_at, zone=zone,
+                                   nation=nation)  # fmt: skip
 
 
 def _end(attempt: CallAttempt, at: datetime, reason: EndReason, by: str | None) -> None:

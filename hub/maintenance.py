@@ -202,7 +202,8 @@ def run_maintenance(config: Config, database: Database, *, now: datetime) -> Rep
     report.add(f"failed sign-ins forgotten: {failures}")
     with database.session() as session:
         released = release_stale_claims(session, older_than=ABANDONED_CLAIM, now=now,
-                                        zone=config.dialplan.zone)  # fmt: skip
+                                        zone=config.dialplan.zone,
+                                        nation=config.dialplan.nation)  # fmt: skip
     report.add(f"abandoned claims given back to their queues: {released}")
     scrub_wal(database.engine)
     if _sqlite_path(database) is not None:

@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import (
         account,
         audit_log,
+        calendar,
         campaigns,
         desk,
         dsl,
@@ -68,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         people.bp,
         campaigns.bp,
         audit_log.bp,
+        calendar.bp,
         hub_status.bp,
         dsl.bp,
     ):

@@ -22,7 +22,7 @@ GROUPS = {
     "call": "Calls", "dial": "Calls", "household": "Families", "guardian": "Families",
     "people": "Families", "entry": "Families in campaigns", "campaign": "Campaigns",
     "concern": "Safeguarding", "dsl": "Safeguarding", "user": "Accounts",
-    "numbers": "Clean-up", "recordings": "Clean-up",
+    "numbers": "Clean-up", "recordings": "Clean-up", "calendar": "Calendar",
 }  # fmt: skip
 
 

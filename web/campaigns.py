@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
@@ -110,6 +110,7 @@ def show(campaign_id: int) -> str:
 def _show(campaign: Campaign, typed: dict[int, str] | None = None) -> str:
     """The campaign page; ``typed`` keeps notes refused a moment ago in their boxes."""
     staff = [u for u in users.all_users(db()) if u.active and queues.may_work(u, campaign)]
+    zone = current_app.config["PHONEHUB"].dialplan.zone
     entries = (
         db()
         .scalars(
@@ -130,6 +131,8 @@ def _show(campaign: Campaign, typed: dict[int, str] | None = None) -> str:
                            sharers=queues.sharing_staff(db(), campaign),
                            entries=entries, typed=typed or {},
                            held=queues.held_by_cadence(db(), campaign, now=utcnow()),
+                           later_period=queues.later_period(campaign),
+                           later=queues.outside_their_times(db(), campaign, utcnow(), zone),
                            cadence=timedelta(days=campaign.cadence_days),
                            EntryState=EntryState)  # fmt: skip
 
@@ -195,6 +198,30 @@ def reopen(campaign_id: int) -> BaseResponse:
     else:
         flash(f"{campaign.name} is already open.", "info")
     return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/later", methods=["POST"])
+@roles(Role.ADMIN, Role.DSL)
+def later(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
+    """Call later in the day for a period (Ramadan, say), or stop doing so."""
+    campaign = _campaign(campaign_id)
+    form = request.form
+    try:
+        if form.get("stop"):
+            period = None
+        else:
+            starts, ends = _day(form.get("later_from", "")), _day(form.get("later_until", ""))
+            start, end = _clock(form.get("later_start", "")), _clock(form.get("later_end", ""))
+            if not (starts and ends and start and end):
+                raise QueueError("Give the first and last days and the hours to call.")
+            period = queues.LaterPeriod(starts, ends, start, end)
+        queues.set_later_period(db(), campaign, period, actor=_user(), now=utcnow())
+    except (ValueError, QueueError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("campaigns.show", campaign_id=campaign.id, _anchor="later"))
+    flash(f"{campaign.name}: {period.words()}." if period else
+          f"{campaign.name} calls at its usual hours again.", "info")  # fmt: skip
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id, _anchor="later"))
 
 
 @bp.route("/<int:campaign_id>/entries/<int:entry_id>/override", methods=["POST"])
@@ -280,6 +307,13 @@ def _date(text: str) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         raise ValueError("Give the deadline as a date.") from None
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise ValueError("Give the days as dates.") from None
 
 
 def _whole(text: str, what: str, low: int, high: int) -> int:

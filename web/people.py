@@ -34,6 +34,7 @@ from hub.models import Concern, Guardian, Household, Pupil, Role, StaffUser, utc
 from hub.numbers import format_for_people
 from hub.people import import_file, subject_access
 from hub.people.erasure import ErasureError, erase_household
+from hub.preferred_times import understood
 from web.db import db
 from web.errors import not_found
 from web.security import current_user, roles
@@ -146,7 +147,8 @@ def household(household_id: int) -> str | tuple[str, int]:
         return not_found("household")
     audit.record(db(), "household.viewed", actor=_admin(), target_type="household",
                  target_id=found.id)  # fmt: skip
-    return render_template("household.html", household=found, readable=format_for_people)
+    return render_template("household.html", household=found, readable=format_for_people,
+                           times_words=_times_words)  # fmt: skip
 
 
 @bp.route("/<int:household_id>", methods=["POST"])
@@ -223,6 +225,16 @@ def erase(household_id: int) -> str | BaseResponse | tuple[str, int]:
           f"counts, {erased.recordings_removed} recording(s) removed.{kept} Remove the family "
           "from the MIS export too, or the next import brings them back.", "info")  # fmt: skip
     return redirect(url_for("people.index"))
+
+
+def _times_words(text: str) -> str:
+    """What the queue makes of a guardian's preferred times, for the admin to check."""
+    if not text.strip():
+        return ""
+    times = understood(text)
+    if times is None:
+        return "Shown to callers; the hub does not understand it well enough to wait for it."
+    return f"The queue waits for: {times.words()}."
 
 
 def _admin() -> StaffUser:

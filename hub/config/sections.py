@@ -45,6 +45,8 @@ CallerId = Literal["from", "from+pai", "from+ppi"]
 DialFormat = Literal["national", "e164"]
 PinFactory = Literal["", "mock", "lgpio", "rpigpio", "pigpio", "native"]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The nations with their own bank holidays, as [dialplan] nation names them.
+NATIONS = ("england-and-wales", "scotland", "northern-ireland")
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ class DialplanSection:
     calling_hours: str = field(metadata=setting(TimeRange()))
     calling_days: tuple[str, ...] = field(metadata=setting(ListOf(Choice(DAYS))))
     timezone: str = field(metadata=setting(TimeZone()))
+    nation: str = field(metadata=setting(Choice(NATIONS)))
+    school_days_only: bool = field(metadata=setting(Boolean()))
 
     @property
     def calling_window(self) -> tuple[time, time]:

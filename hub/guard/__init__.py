@@ -32,7 +32,9 @@ from hub.guard.rates import check_hub_rate, check_number_rate, check_staff_rate
 from hub.guard.refusals import Refusal, Refused
 from hub.models import CallAttempt, Campaign, PhoneNumber, Role, StaffUser, utcnow
 from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
+from hub.queues.campaigns import later_period
 from hub.queues.rules import CallerBar, as_utc, caller_bar
+from hub.school_days import SchoolCalendar
 
 __all__ = ["CALLER_REFUSALS", "DialPlan", "Refusal", "check_attempt", "check_test_call"]
 
@@ -146,7 +148,7 @@ def _family_number(
     except NumberError:
         stored = Number(record.e164, Kind.INVALID)
     number = _allowed_kind(plan, stored)
-    _check_hours(plan, campaign, now)
+    _check_hours(session, plan, campaign, now)
     check_staff_rate(session, plan, caller.id, now, exclude=attempt.id)
     check_number_rate(session, plan, record.e164, now, exclude=attempt.id)
     check_hub_rate(session, plan, attempt.hub_id, now, exclude=attempt.id)
@@ -186,7 +188,8 @@ def _allowed_kind(plan: DialPlan, number: Number) -> Number:
     return number
 
 
-def _check_hours(plan: DialPlan, campaign: Campaign | None, now: datetime) -> None:
+def _check_hours(session: Session, plan: DialPlan, campaign: Campaign | None,
+                 now: datetime) -> None:  # fmt: skip
     # A closed campaign comes first: "come back at 08:00" would send staff back for nothing.
     if campaign is not None and campaign.closed_at is not None:
         raise Refused(
@@ -195,8 +198,21 @@ def _check_hours(plan: DialPlan, campaign: Campaign | None, now: datetime) -> No
         )
     local = now.astimezone(plan.zone)
     start, end = plan.calling_window
+    later = later_period(campaign) if campaign is not None else None
+    if later is not None and later.starts_on <= local.date() <= later.ends_on:
+        # Calling later in the day for a period: these hours replace the usual ones.
+        start, end = later.start, later.end
+        if local.weekday() not in plan.calling_days or not start <= local.time() < end:
+            raise Refused(
+                Refusal.OUTSIDE_CAMPAIGN_WINDOW,
+                f"Until {later.ends_on:%d/%m/%Y} calls for this campaign are made "
+                f"{start:%H:%M} to {end:%H:%M}.",
+            )
+        _check_school_day(session, plan, local)
+        return
     if local.weekday() not in plan.calling_days or not start <= local.time() < end:
         raise Refused(Refusal.OUTSIDE_HOURS, f"Calls can only be made {plan.calling_hours}.")
+    _check_school_day(session, plan, local)
     if campaign is None or (campaign.window_start is None and campaign.window_end is None):
         return
     # The campaign narrows the school's window; it never widens it.
@@ -206,6 +222,17 @@ def _check_hours(plan: DialPlan, campaign: Campaign | None, now: datetime) -> No
         raise Refused(
             Refusal.OUTSIDE_CAMPAIGN_WINDOW,
             f"Calls for this campaign can only be made {start:%H:%M} to {end:%H:%M}.",
+        )
+
+
+def _check_school_day(session: Session, plan: DialPlan, local: datetime) -> None:
+    if not plan.school_days_only:
+        return
+    why_not = SchoolCalendar.load(session, plan.nation).why_not(local.date())
+    if why_not is not None:
+        raise Refused(
+            Refusal.NOT_A_SCHOOL_DAY,
+            f"Today is not a school day ({why_not}); calls are made on school days only.",
         )
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from hub.config import DAYS, Config
 from hub.numbers import Kind
+from hub.school_days import DEFAULT_NATION
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -24,6 +25,8 @@ class DialPlan:
     calling_window: tuple[time, time]
     calling_days: frozenset[int]  # 0 is Monday, as datetime.weekday() counts
     zone: ZoneInfo
+    nation: str = DEFAULT_NATION  # whose bank holidays are not school days
+    school_days_only: bool = True  # and no calls in the school's holidays or INSET days
 
     @classmethod
     def from_config(cls, config: Config) -> DialPlan:
@@ -38,6 +41,8 @@ class DialPlan:
             calling_window=section.calling_window,
             calling_days=frozenset(DAYS.index(day) for day in section.calling_days),
             zone=section.zone,
+            nation=section.nation,
+            school_days_only=section.school_days_only,
         )
 
     @property

@@ -21,6 +21,7 @@ class Refusal(enum.StrEnum):
     KIND_NOT_ALLOWED = "kind_not_allowed"
     CAMPAIGN_CLOSED = "campaign_closed"
     OUTSIDE_HOURS = "outside_hours"
+    NOT_A_SCHOOL_DAY = "not_a_school_day"
     OUTSIDE_CAMPAIGN_WINDOW = "outside_campaign_window"
     STAFF_RATE = "staff_rate"
     NUMBER_RATE = "number_rate"

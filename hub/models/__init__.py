@@ -6,7 +6,8 @@ the schema itself is created and changed only by the Alembic migrations in
 
 Each module holds one part of the schema: ``base`` (the declarative base, UTC
 timestamps, enums stored by value), ``people`` (households, pupils, guardians and
-their numbers), ``staff`` (accounts, sessions, invites), ``campaigns`` (queues,
+their numbers), ``staff`` (accounts, sessions, invites), ``calendar`` (the school's terms and
+holidays), ``campaigns`` (queues,
 entries, pupil notes), ``calls`` (hubs, call attempts, concerns) and ``audit``.
 Everything is imported from here, which also makes sure every table is on
 ``Base.metadata`` before Alembic compares it with the database.
@@ -14,6 +15,7 @@ Everything is imported from here, which also makes sure every table is on
 
 from hub.models.audit import AuditEvent
 from hub.models.base import NAMING, Base, UTCDateTime, utcnow
+from hub.models.calendar import CalendarPeriod, PeriodKind
 from hub.models.calls import CallAttempt, Concern, EndReason, Hub, Outcome
 from hub.models.campaigns import (
     Campaign,
@@ -30,6 +32,7 @@ __all__ = [
     "NAMING",
     "AuditEvent",
     "Base",
+    "CalendarPeriod",
     "CallAttempt",
     "Campaign",
     "CampaignEntry",
@@ -43,6 +46,7 @@ __all__ = [
     "Invite",
     "LoginFailure",
     "Outcome",
+    "PeriodKind",
     "PhoneNumber",
     "Pupil",
     "PupilContact",

@@ -72,6 +72,12 @@ class Campaign(Base):
     cadence_days: Mapped[int] = mapped_column(Integer, default=14)
     window_start: Mapped[time | None] = mapped_column(Time)
     window_end: Mapped[time | None] = mapped_column(Time)
+    # For a period (Ramadan, say), calls later in the day: these hours replace the
+    # school's and the campaign's own from later_from to later_until (both included).
+    later_from: Mapped[date | None] = mapped_column(Date)
+    later_until: Mapped[date | None] = mapped_column(Date)
+    later_start: Mapped[time | None] = mapped_column(Time)
+    later_end: Mapped[time | None] = mapped_column(Time)
     recording: Mapped[bool] = mapped_column(Boolean, default=False)
     # Only the DSL sees a campaign like this (the vulnerable-children queue).
     dsl_only: Mapped[bool] = mapped_column(Boolean, default=False)

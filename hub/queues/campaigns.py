@@ -357,3 +357,52 @@ def reopen_campaign(session: Session, campaign: Campaign, *, actor: StaffUser | 
     campaign.closed_at = None
     _audit(session, "campaign.reopened", actor=actor, now=as_utc(now), target=campaign, detail={})
     return True
+
+
+# The latest a campaign's later hours may run: later than this is no time to phone a family.
+LATEST_CALL = time(21, 0)
+
+
+@dataclass(frozen=True)
+class LaterPeriod:
+    """From one date to another (both included), a campaign's calls at later hours."""
+
+    starts_on: date
+    ends_on: date
+    start: time
+    end: time
+
+    def words(self) -> str:
+        return (f"from {self.starts_on:%d/%m/%Y} to {self.ends_on:%d/%m/%Y}, calls "
+                f"{self.start:%H:%M} to {self.end:%H:%M}")  # fmt: skip
+
+
+def later_period(campaign: Campaign) -> LaterPeriod | None:
+    """The campaign's period of later calls, if it has one."""
+    if None in (campaign.later_from, campaign.later_until, campaign.later_start,
+                campaign.later_end):  # fmt: skip
+        return None
+    assert campaign.later_from and campaign.later_until and campaign.later_start
+    assert campaign.later_end
+    return LaterPeriod(campaign.later_from, campaign.later_until, campaign.later_start,
+                       campaign.later_end)  # fmt: skip
+
+
+def set_later_period(session: Session, campaign: Campaign, period: LaterPeriod | None, *,
+                     actor: StaffUser, now: datetime) -> None:  # fmt: skip
+    """Call later in the day for a period (None: no longer); one sentence if it breaks a rule."""
+    _check_manager(actor, campaign)
+    if period is not None:
+        if period.ends_on < period.starts_on:
+            raise QueueError("The period must end on or after the day it starts.")
+        if period.start >= period.end:
+            raise QueueError("The later hours must end after they start.")
+        if period.end > LATEST_CALL:
+            raise QueueError(f"Calls must end by {LATEST_CALL:%H:%M}: later than that is no "
+                             "time to phone a family.")  # fmt: skip
+    values = (period.starts_on, period.ends_on, period.start, period.end) if period else (
+        None, None, None, None)  # fmt: skip
+    (campaign.later_from, campaign.later_until, campaign.later_start,
+     campaign.later_end) = values  # fmt: skip
+    _audit(session, "campaign.later_hours", actor=actor, now=as_utc(now), target=campaign,
+           detail={"period": period.words() if period else "none"})  # fmt: skip

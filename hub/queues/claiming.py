@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from hub.db import take_write_lock
@@ -15,10 +16,12 @@ from hub.models import (
     Campaign,
     CampaignEntry,
     EntryState,
+    Guardian,
     Pupil,
     Role,
     StaffUser,
 )
+from hub.preferred_times import PreferredTimes, understood
 from hub.queues.outcomes import _escalate_if_unreached
 from hub.queues.rules import (
     SCHOOL_ZONE,
@@ -33,6 +36,41 @@ from hub.queues.rules import (
     as_utc,
     may_work,
 )
+from hub.school_days import DEFAULT_NATION
+
+
+def outside_their_times(
+    session: Session, campaign: Campaign, now: datetime, zone: ZoneInfo = SCHOOL_ZONE
+) -> set[int]:
+    """The waiting households in ``campaign`` whose preferred call times are not now.
+
+    A household waits only when every guardian who may be called gave times the hub
+    understands, and none of them is now; a guardian with no times, or times it does
+    not understand, can be called at any time.
+    """
+    with_times = (
+        select(Guardian.household_id)
+        .join(CampaignEntry, CampaignEntry.household_id == Guardian.household_id)
+        .where(CampaignEntry.campaign_id == campaign.id,
+               CampaignEntry.state == EntryState.WAITING, Guardian.preferred_times != "")
+    )  # fmt: skip
+    rows = session.execute(
+        select(Guardian.household_id, Guardian.preferred_times).where(
+            Guardian.household_id.in_(with_times), Guardian.do_not_contact.is_(False))
+    ).all()  # fmt: skip
+    local = now.astimezone(zone).replace(tzinfo=None)
+    callable_now: dict[int, bool] = {}
+    for household_id, text in rows:
+        times = _understood(text)
+        allows = times is None or times.allows(local)
+        callable_now[household_id] = callable_now.get(household_id, False) or allows
+    return {household_id for household_id, now_ok in callable_now.items() if not now_ok}
+
+
+@lru_cache(maxsize=1024)
+def _understood(text: str) -> PreferredTimes | None:
+    return understood(text)
+
 
 # A family claimed but untouched this long (no card shown, no call) goes back to the
 # queue: long enough for a long welfare call, short enough to be called today.
@@ -105,7 +143,7 @@ def claim_next(
     )
     entry = session.scalar(
         select(CampaignEntry)
-        .where(*_offerable(campaign, staff, now, zone))
+        .where(*_offerable(session, campaign, staff, now, zone))
         .order_by(
             # Families promised a call at a time first, then this person's own
             # list, then families nobody has tried yet, then the longest waiting.
@@ -140,7 +178,12 @@ def claim_next(
 
 
 def release_stale_claims(
-    session: Session, *, older_than: timedelta, now: datetime, zone: ZoneInfo = SCHOOL_ZONE
+    session: Session,
+    *,
+    older_than: timedelta,
+    now: datetime,
+    zone: ZoneInfo = SCHOOL_ZONE,
+    nation: str = DEFAULT_NATION,
 ) -> int:
     """Put back in the queue claims untouched for ``older_than``; returns how many."""
     now = as_utc(now)
@@ -174,7 +217,7 @@ def release_stale_claims(
             detail={"reason": "stale", "claimed_by_id": holder},
         )
         # Calls the line ended but nobody recorded still count as failed tries.
-        _escalate_if_unreached(session, entry, now=now, zone=zone)
+        _escalate_if_unreached(session, entry, now=now, zone=zone, nation=nation)
     session.flush()
     return len(stale)
 
@@ -215,22 +258,28 @@ def waiting_for(
         session.scalar(
             select(func.count())
             .select_from(CampaignEntry)
-            .where(*_offerable(campaign, staff, as_utc(now), zone))
+            .where(*_offerable(session, campaign, staff, as_utc(now), zone))
         )
         or 0
     )
 
 
 def _offerable(
-    campaign: Campaign, staff: StaffUser, now: datetime, zone: ZoneInfo
+    session: Session, campaign: Campaign, staff: StaffUser, now: datetime, zone: ZoneInfo
 ) -> list[ColumnElement[bool]]:
     today = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    later = outside_their_times(session, campaign, now, zone)
     conditions = [
         CampaignEntry.campaign_id == campaign.id,
         or_(
             # A family tried today and not reached waits for tomorrow, so the
             # next card after a voicemail is never the same family again.
-            and_(CampaignEntry.state == EntryState.WAITING, ~_tried_since(today)),
+            and_(
+                CampaignEntry.state == EntryState.WAITING,
+                ~_tried_since(today),
+                # A family that asked to be called at certain times waits for them.
+                CampaignEntry.household_id.not_in(later) if later else true(),
+            ),
             and_(CampaignEntry.state == EntryState.CALL_BACK, CampaignEntry.call_back_at <= now),
         ),
         or_(CampaignEntry.assignee_id.is_(None), CampaignEntry.assignee_id == staff.id),

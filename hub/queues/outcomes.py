@@ -26,7 +26,6 @@ from hub.queues.rules import (
     FINISHED,
     OPEN,
     OVERRIDE_ACTION,
-    SCHOOL_DAYS,
     SCHOOL_ZONE,
     _audit,
     _dates,
@@ -34,6 +33,7 @@ from hub.queues.rules import (
     _release,
     as_utc,
 )
+from hub.school_days import DEFAULT_NATION, SchoolCalendar
 
 
 def override_cadence(
@@ -73,6 +73,7 @@ def outcome_recorded(
     notes: str,
     call_back_at: datetime | None,
     zone: ZoneInfo = SCHOOL_ZONE,
+    nation: str = DEFAULT_NATION,
 ) -> CampaignEntry:
     """Move the household on once ``hub.calls`` has written a call's outcome.
 
@@ -122,13 +123,18 @@ def outcome_recorded(
     detail["state"] = entry.state.value
     _audit(session, "entry.outcome", actor=staff, now=now, target=entry, detail=detail)
     if outcome in FAILED and entry.state in OPEN:
-        _escalate_if_unreached(session, entry, now=now, zone=zone)
+        _escalate_if_unreached(session, entry, now=now, zone=zone, nation=nation)
     session.flush()
     return entry
 
 
 def _escalate_if_unreached(
-    session: Session, entry: CampaignEntry, *, now: datetime, zone: ZoneInfo
+    session: Session,
+    entry: CampaignEntry,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    nation: str = DEFAULT_NATION,
 ) -> None:
     # Only failures since the family was last reached count, in any campaign:
     # a family someone spoke to yesterday is not unreachable.
@@ -147,12 +153,10 @@ def _escalate_if_unreached(
         )
         if _failed(attempt)
     ]
-    days = sorted(
-        {
-            local
-            for local in (attempt.requested_at.astimezone(zone).date() for attempt in failures)
-            if local.weekday() in SCHOOL_DAYS
-        }
+    # School days only: not weekends, bank holidays, the school's holidays or INSET days.
+    calendar = SchoolCalendar.load(session, nation)
+    days = calendar.school_days(
+        attempt.requested_at.astimezone(zone).date() for attempt in failures
     )
     if len(days) < ESCALATE_AFTER_DAYS:
         return

@@ -30,7 +30,6 @@ from hub.models import (
 )
 
 SCHOOL_ZONE = ZoneInfo("Europe/London")
-SCHOOL_DAYS = frozenset(range(5))  # Monday to Friday, as datetime.weekday() counts
 ESCALATE_AFTER_DAYS = 2
 NOTE_LIMIT = 300  # characters of a note shown in a household's history
 VULNERABLE_FLAG = "vulnerable"

@@ -181,7 +181,8 @@ class LineProcess:
             "line": {"control_socket": str(self.socket), "ring_timeout_s": 20,
                      "rtp_timeout_s": 8},
             "dialplan": {"calling_hours": "00:00-23:59",
-                         "calling_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+                         "calling_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                         "school_days_only": False},
             "gpio": {"pin_factory": "mock"},
             "database": {"url": self.database_url},
         }  # fmt: skip

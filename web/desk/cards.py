@@ -84,7 +84,9 @@ def _release_abandoned_claims() -> None:
         return
     current_app.extensions["phonehub.claims_swept"] = now
     zone = current_app.config["PHONEHUB"].dialplan.zone
-    queues.release_stale_claims(db(), older_than=queues.ABANDONED_CLAIM, now=utcnow(), zone=zone)
+    nation = current_app.config["PHONEHUB"].dialplan.nation
+    queues.release_stale_claims(db(), older_than=queues.ABANDONED_CLAIM, now=utcnow(),
+                                zone=zone, nation=nation)  # fmt: skip
 
 
 @bp.route("/<int:campaign_id>")

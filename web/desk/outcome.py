@@ -44,6 +44,7 @@ def outcome() -> BaseResponse:
     campaign_id = attempt.entry.campaign_id
     typed = {name: form.get(name, "").strip() for name in ("outcome", "notes", "call_back_at")}
     zone = current_app.config["PHONEHUB"].dialplan.zone
+    nation = current_app.config["PHONEHUB"].dialplan.nation
     try:
         chosen = Outcome(typed["outcome"])
     except ValueError:
@@ -55,7 +56,7 @@ def outcome() -> BaseResponse:
     try:
         entry = calls.record_outcome(db(), attempt, chosen, staff=user, now=utcnow(),
                                       notes=typed["notes"], call_back_at=when,
-                                      zone=zone)  # fmt: skip
+                                      zone=zone, nation=nation)  # fmt: skip
     except QueueError as exc:
         return _try_again(user, attempt, typed, str(exc))
     flash(_saved(chosen, entry, zone), "info")

@@ -29,5 +29,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("hubs", schema=None) as batch_op:
-        batch_op.drop_column("journal_applied")
+    # In place, not a batch rebuild, which would unlink every call from its hub.
+    op.drop_column("hubs", "journal_applied")
