@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from zoneinfo import ZoneInfo
 
+import holidays
 from sqlalchemy import select
 
-from hub.models import CalendarPeriod, Role
+from hub.models import CalendarPeriod, PeriodKind, Role, utcnow
+from hub.school_days import Period, replace_calendar
 from tests.hub.test_school_days import CALENDAR_CSV
 from tests.web.conftest import csrf_token
 
@@ -44,3 +47,22 @@ def test_only_an_admin_sees_the_calendar(app, accounts):
         client = app.test_client()
         accounts.login(client, accounts.add(role))
         assert client.get("/calendar/").status_code in (403, 404)
+
+
+def test_the_desk_says_when_today_is_not_a_school_day(app, accounts):
+    today = utcnow().astimezone(ZoneInfo("Europe/London")).date()
+    with app.extensions["phonehub.db"].session() as session:
+        replace_calendar(session, [Period(today, today, PeriodKind.HOLIDAY, "Snow day")],
+                         actor="test")  # fmt: skip
+    client = app.test_client()
+    accounts.login(client, accounts.add(Role.STAFF))
+    page = client.get("/desk/").get_data(as_text=True)
+    bank_holiday = holidays.country_holidays("GB", subdiv="ENG", years=today.year).get(today)
+    if today.weekday() >= 5:
+        why = f"(a {today:%A})"
+    elif bank_holiday:
+        why = ", a bank holiday)"
+    else:
+        why = "(Snow day, a school holiday)"
+    assert "Today is not a school day (" in page
+    assert f"{why}, so no calls can be made today." in page

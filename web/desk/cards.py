@@ -30,6 +30,7 @@ from hub.models import (
     utcnow,
 )
 from hub.numbers import mask
+from hub.school_days import SchoolCalendar
 from web.db import db
 from web.desk.common import ANYONE, LiveCall, bp, live_call, pending_call, signed_in
 from web.security import roles
@@ -67,9 +68,17 @@ def index() -> str | BaseResponse:
     # the DSL or a family tried today are waiting, but not for them.
     zone = current_app.config["PHONEHUB"].dialplan.zone
     waiting = {c.id: queues.waiting_for(db(), c, user, now=utcnow(), zone=zone) for c in campaigns}
-    return render_template(
-        "desk_index.html", campaigns=campaigns, progress=progress, waiting=waiting
-    )
+    return render_template("desk_index.html", campaigns=campaigns, progress=progress,
+                           waiting=waiting, day_off=_day_off())  # fmt: skip
+
+
+def _day_off() -> str | None:
+    """Why no call can be made today, when the school calls on school days only."""
+    dialplan = current_app.config["PHONEHUB"].dialplan
+    if not dialplan.school_days_only:
+        return None
+    today = utcnow().astimezone(dialplan.zone).date()
+    return SchoolCalendar.load(db(), dialplan.nation).why_not(today)
 
 
 def _release_abandoned_claims() -> None:
