@@ -14,6 +14,23 @@ from hub.models import AuditEvent, StaffUser
 
 # Seven or more digits, allowing the spaces and dashes people write numbers with.
 NUMBER_LIKE = re.compile(r"\+?\d(?:[\s-]?\d){6,}")
+EMAIL_LIKE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def contact_details_in(text: str) -> str | None:
+    """One sentence if ``text`` holds a phone number or an e-mail address, else None.
+
+    Notes on calls and concerns are read by other people and exported; a family's
+    numbers and addresses belong on its record, where they are masked and audited.
+    """
+    if NUMBER_LIKE.search(text):
+        found = "phone numbers"
+    elif EMAIL_LIKE.search(text):
+        found = "e-mail addresses"
+    else:
+        return None
+    return (f"Leave {found} out of the note: they belong on the family's record. Write dates "
+            "like 14/01/2025.")  # fmt: skip
 
 Detail = dict[str, str | int | float | bool | None]
 

@@ -279,6 +279,8 @@ def record_outcome(
     notes = notes.strip()
     if outcome == Outcome.CONCERN and not notes:
         raise QueueError("Say what the concern is; only the DSL will read it.")
+    if (problem := audit.contact_details_in(notes)) is not None:
+        raise QueueError(problem)
     take_write_lock(session)
     # A concern's note lives only in the Concern row, so no page that shows
     # call notes can show it to anyone but the DSL.

@@ -149,8 +149,9 @@ def note(campaign_id: int, entry_id: int) -> BaseResponse | tuple[str, int]:
         pupil.id: request.form.get(f"note-{pupil.id}", "").strip()[:1000]
         for pupil in entry.household.pupils
     }
-    if any(audit.NUMBER_LIKE.search(text) for text in typed.values()):
-        flash("Leave phone numbers out of the notes.", "error")
+    problems = [p for text in typed.values() if (p := audit.contact_details_in(text))]
+    if problems:
+        flash(problems[0], "error")
         return _show(campaign, typed), 400
     saved = {note.pupil_id: note for note in entry.pupil_notes}
     changed = 0

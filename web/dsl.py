@@ -377,9 +377,7 @@ def _note_problem(note: str) -> str | None:
         return "Say what was done about this concern."
     if len(note) > NOTE_LIMIT:
         return f"Keep the note to {NOTE_LIMIT:,} characters."
-    if audit.NUMBER_LIKE.search(note):
-        return "Leave phone numbers out of the note; write dates like 14/01/2025."
-    return None
+    return audit.contact_details_in(note)
 
 
 def _helpers() -> dict[str, object]:

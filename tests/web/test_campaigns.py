@@ -159,7 +159,7 @@ def test_a_note_with_a_number_is_refused_and_what_was_typed_is_kept(app, account
 
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
-    assert "Leave phone numbers out of the notes." in page
+    assert "Leave phone numbers out of the note: they belong on the family&#39;s record." in page
     assert 'value="Won the spelling bee."' in page
     assert 'value="Ring dad on 07700 900999 instead."' in page
     with app.extensions["phonehub.db"].session() as session:

@@ -15,6 +15,7 @@ from hub.models import (
     CallAttempt,
     Campaign,
     CampaignEntry,
+    Concern,
     EndReason,
     Hub,
     Role,
@@ -354,3 +355,27 @@ def test_a_mistake_in_the_outcome_form_keeps_what_was_typed(app, accounts, outco
         assert not session.scalars(
             select(AuditEvent).where(AuditEvent.action.in_(["entry.outcome", "concern.raised"]))
         ).all()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "note", "found"),
+    [("spoke_to_parent", "Mum's new mobile is 07700 900777; call that next time.", "phone numbers"),
+     ("concern", "Dad asked us to write to worried.dad@example.com about it.", "e-mail addresses")],
+    ids=["number_in_a_call_note", "email_in_a_concern"],
+)  # fmt: skip
+def test_a_note_holding_a_number_or_an_email_is_refused_and_kept_to_correct(
+    app, accounts, outcome, note, found
+):
+    staff, campaign, attempt = _a_call_awaiting_its_outcome(app, accounts)
+    response = staff.post("/desk/outcome", follow_redirects=True,
+                          data={"attempt": attempt, "outcome": outcome, "notes": note,
+                                "call_back_at": "",
+                                "csrf_token": csrf_token(staff, f"/desk/{campaign}")})  # fmt: skip
+    page = html.unescape(response.get_data(as_text=True))
+    assert (f"Leave {found} out of the note: they belong on the family's record. Write dates "
+            "like 14/01/2025.") in page  # fmt: skip
+    typed = re.search(r'<textarea[^>]*name="notes"[^>]*>(.*?)</textarea>', page, re.S)
+    assert typed and typed.group(1) == note
+    with app.extensions["phonehub.db"].session() as session:
+        assert session.get(CallAttempt, attempt).outcome is None
+        assert session.scalars(select(Concern)).all() == []

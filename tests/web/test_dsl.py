@@ -38,7 +38,8 @@ NOTE = "Kai said there has been no food at home since Friday."
 # Every way a page or a file could show the families' numbers.
 DIGITS = ("7700900101", "7700 900101", "900101", "1632960101", "960101", "900102", "960102")
 EMPTY = "Say what was done about this concern."
-NUMBER = "Leave phone numbers out of the note; write dates like 14/01/2025."
+NUMBER = ("Leave phone numbers out of the note: they belong on the family&#39;s record. Write "
+          "dates like 14/01/2025.")  # fmt: skip
 
 
 @dataclass(frozen=True)
