@@ -32,6 +32,7 @@ def contact_details_in(text: str) -> str | None:
     return (f"Leave {found} out of the note: they belong on the family's record. Write dates "
             "like 14/01/2025.")  # fmt: skip
 
+
 Detail = dict[str, str | int | float | bool | None]
 
 

@@ -35,6 +35,7 @@ from hub.numbers import format_for_people
 from hub.people import import_file, subject_access
 from hub.people.erasure import ErasureError, erase_household
 from hub.preferred_times import understood
+from web.audit_words import action_words
 from web.db import db
 from web.errors import not_found
 from web.security import current_user, roles
@@ -189,7 +190,7 @@ def export(household_id: int) -> str | Response | tuple[str, int]:
         return render_template("household_export.html", household=found)
     config = current_app.config["PHONEHUB"]
     made = subject_access.export(db(), household_id, actor=_admin(), data_dir=Path(
-        config.hub.data_dir), zone=config.dialplan.zone)  # fmt: skip
+        config.hub.data_dir), zone=config.dialplan.zone, action_words=action_words)  # fmt: skip
     assert made is not None
     return Response(made.content, mimetype="application/zip", headers={
         "Content-Disposition": f"attachment; filename={made.filename}",

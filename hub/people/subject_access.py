@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,8 +49,8 @@ class Export:
     content: bytes
 
 
-def family_data(session: Session, household: Household, *, recordings: Path,
-                zone: ZoneInfo) -> dict[str, Any]:  # fmt: skip
+def family_data(session: Session, household: Household, *, recordings: Path, zone: ZoneInfo,
+                action_words: Callable[[str], str] = str) -> dict[str, Any]:  # fmt: skip
     """Everything held about ``household``, as plain JSON-ready values."""
     staff = {s.id: s.name for s in session.scalars(select(StaffUser))}
     pupils = {p.id: p for p in household.pupils}
@@ -143,7 +144,7 @@ def family_data(session: Session, household: Household, *, recordings: Path,
             {
                 "at": _when(e.at, zone),
                 "who": staff.get(e.actor_id or 0, e.actor),
-                "action": e.action,
+                "action": action_words(e.action),
             }
             for e in _audit_lines(
                 session, household.id, [e.id for e in entries], [a.id for a in attempts]
@@ -153,13 +154,17 @@ def family_data(session: Session, household: Household, *, recordings: Path,
 
 
 def export(session: Session, household_id: int, *, actor: StaffUser | str, data_dir: Path,
-           zone: ZoneInfo) -> Export | None:  # fmt: skip
-    """The family's zip (None if there is no such household); the export is audited."""
+           zone: ZoneInfo, action_words: Callable[[str], str] = str) -> Export | None:  # fmt: skip
+    """The family's zip (None if there is no such household); the export is audited.
+
+    ``action_words`` says each audit line's action in words ("viewed the phone numbers of").
+    """
     household = session.get(Household, household_id)
     if household is None:
         return None
     recordings = Path(data_dir) / "recordings"
-    data = family_data(session, household, recordings=recordings, zone=zone)
+    data = family_data(session, household, recordings=recordings, zone=zone,
+                       action_words=action_words)  # fmt: skip
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("summary.html", _summary(data))
