@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hub.config.sections import Config
-from hub.config.settings import Table, as_toml, did_you_mean, dotted
+from hub.config.settings import Table, as_toml, did_you_mean, dotted, split_sip_uri
 from hub.exceptions import ConfigError
 
 DEFAULT_PATH = Path("/etc/phonehub/phonehub.toml")
@@ -122,6 +122,11 @@ def _settle(values: dict[str, Any], base_dir: Path | None, problems: list[str]) 
         )
     if sip.get("registrar") and sip.get("username") == "":
         problems.append("sip.username: must be set when sip.registrar is set")
+    for key in ("registrar", "proxy"):
+        if sip.get(key) and "transport" in sip:
+            problem = _transport_mismatch(sip[key], sip["transport"])
+            if problem:
+                problems.append(f"sip.{key}: {problem}")
 
     # Passwords and families' details must never cross the school network in clear.
     if web.get("https") is False and web.get("bind") not in (None, "127.0.0.1", "::1", "localhost"):
@@ -145,6 +150,19 @@ def _settle(values: dict[str, Any], base_dir: Path | None, problems: list[str]) 
             problems.append(f"gpio.pins.{name}: pin {pin} is already used by gpio.pins.{used[pin]}")
         elif pin:
             used[pin] = name
+
+
+def _transport_mismatch(uri: str, transport: str) -> str | None:
+    """Why a server URI cannot be reached on sip.transport, or None if it can."""
+    scheme, _, params = split_sip_uri(uri)
+    if scheme == "sips" and transport != "tls":
+        return f'is a sips: address, which needs sip.transport = "tls", not "{transport}"'
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.lower() == "transport" and value.lower() != transport:
+            return (f'says transport={value} but sip.transport is "{transport}"; make them '
+                    "agree")  # fmt: skip
+    return None
 
 
 def _read_secret(path: Path, problems: list[str]) -> str:

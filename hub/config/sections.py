@@ -37,6 +37,7 @@ from hub.config.settings import (
     TimeZone,
     setting,
     split_host_port,
+    split_sip_uri,
 )
 from hub.numbers import Kind
 
@@ -89,7 +90,7 @@ class SipSection:
         """The SIP domain: sip.domain, else the registrar's host ("" if neither is set)."""
         if self.domain or not self.registrar:
             return self.domain
-        return split_host_port(self.registrar.removeprefix("sip:"))[0]
+        return split_host_port(split_sip_uri(self.registrar)[1])[0]
 
     @property
     def bind_host(self) -> str:

@@ -206,19 +206,48 @@ class HostPort(Setting):
 
 
 class SipServer(Setting):
-    """A SIP server, written "host", "host:port" or "sip:host[:port]", kept as a SIP URI."""
+    """A SIP server, kept as a SIP URI: "host", "host:port", or a URI as ITSPs publish it.
+
+    "sip:host:port", "sips:host", with parameters: "sip:host;lr",
+    "sip:host:5060;transport=tcp".
+    """
 
     def convert(self, value: object) -> str:
         text = _text(value)
         if not text:
             return ""
+        scheme, host_port, params = split_sip_uri(text)
         try:
-            split_host_port(text.removeprefix("sip:"))
+            split_host_port(host_port)
+            if any(not _URI_PARAM.fullmatch(param) for param in params):
+                raise ValueError(text)
         except ValueError:
             raise ValueError(
-                f"must be host, host:port or sip:host:port, not {as_toml(text)}"
+                "must be host, host:port or a SIP URI such as sip:host:port;transport=tcp, "
+                f"not {as_toml(text)}"
             ) from None
-        return "sip:" + text.removeprefix("sip:")
+        return f"{scheme}:{host_port}" + "".join(f";{param}" for param in params)
+
+
+_URI_PARAM = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(=[A-Za-z0-9\-_.!~*'()\[\]:]+)?")
+
+
+def split_sip_uri(text: str) -> tuple[str, str, list[str]]:
+    """("sip" or "sips", "host[:port]", ["lr", "transport=tcp"]) from a server as written."""
+    scheme = "sip"
+    found = re.match(r"(?i)(sips?):", text)
+    if found:
+        scheme, text = found.group(1).lower(), text[found.end() :]
+    host_port, *params = text.split(";")
+    return scheme, host_port, [param for param in params if param]
+
+
+def sip_uri_with(uri: str, *params: str) -> str:
+    """``uri`` with each of ``params`` ("lr", "transport=tcp") it does not already name."""
+    scheme, host_port, have = split_sip_uri(uri)
+    names = {param.split("=", 1)[0].lower() for param in have}
+    extra = [p for p in params if p and p.split("=", 1)[0].lower() not in names]
+    return f"{scheme}:{host_port}" + "".join(f";{param}" for param in [*have, *extra])
 
 
 class PortRange(Setting):

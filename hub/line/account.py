@@ -70,10 +70,9 @@ def account_config(
 ) -> pj.AccountConfig:
     """The account's pjsua2 config: who the hub is, where it registers, how calls route."""
     config = pj.AccountConfig()
-    params = stack.uri_params()
     if sip.registrar:
         config.idUri = f"{school_name} <sip:{sip.username}@{sip.effective_domain}>"
-        config.regConfig.registrarUri = sip.registrar + params
+        config.regConfig.registrarUri = stack.server_uri(sip.registrar)
         config.regConfig.timeoutSec = REGISTRATION_EXPIRES_S
         # Off: it retries only some refusals (never a 404), at a fixed interval.
         # hub.line.registration retries every one but a rejected password, backing off.
@@ -88,7 +87,7 @@ def account_config(
     # door, on the port it was given (the domain alone would mean port 5060).
     route = sip.proxy or sip.registrar
     if route:
-        config.sipConfig.proxies.append(f"{route};lr{params}")
+        config.sipConfig.proxies.append(stack.server_uri(route, "lr"))
     stack.media_config(config)
     return config
 

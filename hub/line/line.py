@@ -382,7 +382,8 @@ class Line:
     def send_keepalive(self) -> str | None:
         """Ask the registrar OPTIONS; why it could not be sent, or None."""
         assert self.account is not None
-        return self.account.send_options(self.config.sip.registrar + self.stack_params())
+        assert self.stack is not None
+        return self.account.send_options(self.stack.server_uri(self.config.sip.registrar))
 
     def register(self) -> str | None:
         """REGISTER now; why it could not be started, or None."""

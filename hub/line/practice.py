@@ -156,7 +156,7 @@ class PracticeLine:
             domain = settings.domain or f"{settings.bind_host}:{settings.port}"
             config.idUri = f"sip:{settings.number}@{domain}"
             if settings.registrar:
-                config.regConfig.registrarUri = settings.registrar + stack.uri_params()
+                config.regConfig.registrarUri = stack.server_uri(settings.registrar)
                 config.regConfig.timeoutSec = 300
                 config.regConfig.retryIntervalSec = 2
                 config.sipConfig.authCreds.append(

@@ -25,6 +25,7 @@ from pathlib import Path
 import pjsua2 as pj
 
 from hub import __version__
+from hub.config.settings import sip_uri_with
 from hub.exceptions import LineError
 from hub.line.inbound import InboundRefusal
 
@@ -228,6 +229,14 @@ class SipStack:
     def uri_params(self) -> str:
         """The URI parameter that keeps requests on the configured transport."""
         return "" if self.settings.transport == "udp" else f";transport={self.settings.transport}"
+
+    def server_uri(self, uri: str, *params: str) -> str:
+        """A configured server's ``uri`` on the configured transport, with ``params``.
+
+        A parameter the URI already has ("lr", "transport=tcp", as the ITSP wrote it) is
+        not added twice.
+        """
+        return sip_uri_with(uri, *params, self.uri_params().lstrip(";"))
 
     @property
     def refused(self) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from hub import config
 from hub.config import BUILT_IN, Config, Table, load_config, loading, parse_config
+from hub.config.settings import sip_uri_with
 from hub.exceptions import ConfigError
 from hub.numbers import Kind
 
@@ -110,6 +111,28 @@ def test_sip_servers_are_kept_as_sip_uris():
     assert cfg.sip.proxy == "sip:[2001:db8::1]"
     assert cfg.sip.effective_domain == "pbx.example.org"
     assert (cfg.sip.bind_host, cfg.sip.bind_port) == ("::", 5062)
+
+
+@pytest.mark.parametrize(
+    ("written", "transport", "kept"),
+    [
+        ("sip:sip.itsp.example;lr", "udp", "sip:sip.itsp.example;lr"),
+        ("sip:pbx.example.org:5060;transport=tcp", "tcp", "sip:pbx.example.org:5060;transport=tcp"),
+        ("SIPS:trunk.example.net", "tls", "sips:trunk.example.net"),
+        ("pbx.example.org;transport=TCP", "tcp", "sip:pbx.example.org;transport=TCP"),
+    ],
+)
+def test_servers_are_accepted_as_itsps_and_pbx_guides_write_them(written, transport, kept):
+    cfg = parse_config(f'[sip]\nproxy = "{written}"\ntransport = "{transport}"')
+    assert cfg.sip.proxy == kept
+
+
+def test_a_servers_own_parameters_are_kept_and_never_doubled():
+    assert sip_uri_with("sip:pbx;lr;transport=tcp", "lr", "transport=tcp") == (
+        "sip:pbx;lr;transport=tcp")  # fmt: skip
+    assert sip_uri_with("sips:trunk:5061", "lr", "transport=tls") == (
+        "sips:trunk:5061;lr;transport=tls")  # fmt: skip
+    assert sip_uri_with("sip:10.0.0.5", "") == "sip:10.0.0.5"
 
 
 def test_sip_domain_wins_over_the_registrar_host():
@@ -241,11 +264,26 @@ def test_sip_domain_wins_over_the_registrar_host():
         ),
         (
             '[sip]\nregistrar = "sip:pbx:99999"',
-            'sip.registrar: must be host, host:port or sip:host:port, not "sip:pbx:99999"',
+            "sip.registrar: must be host, host:port or a SIP URI such as "
+            'sip:host:port;transport=tcp, not "sip:pbx:99999"',
         ),
         (
             '[sip]\nproxy = "sips://x"',
-            'sip.proxy: must be host, host:port or sip:host:port, not "sips://x"',
+            "sip.proxy: must be host, host:port or a SIP URI such as "
+            'sip:host:port;transport=tcp, not "sips://x"',
+        ),
+        (
+            '[sip]\nproxy = "sip:pbx;lr;bad param"',
+            "sip.proxy: must be host, host:port or a SIP URI such as "
+            'sip:host:port;transport=tcp, not "sip:pbx;lr;bad param"',
+        ),
+        (
+            '[sip]\nproxy = "sip:pbx.example.org:5060;transport=tcp"',
+            'sip.proxy: says transport=tcp but sip.transport is "udp"; make them agree',
+        ),
+        (
+            '[sip]\nproxy = "sips:pbx.example.org"',
+            'sip.proxy: is a sips: address, which needs sip.transport = "tls", not "udp"',
         ),
         (
             '[sip]\ndomain = "bad domain"',
