@@ -73,10 +73,13 @@ def _test_call(client: ControlClient, number: str, as_email: str) -> int:
 
 
 def _follow(events: Iterator[dict[str, Any]], attempt: int) -> int:
+    """Print the call's states as they come; 0 if it was answered, 1 if it never connected."""
+    answered = False
     for event in events:
         if event.get("event") != "call" or event.get("attempt") != attempt:
             continue
         state = event["state"]
+        answered = answered or state == "answered"
         status = f" (SIP {event['sip_status']})" if event.get("sip_status") else ""
         if state == "ended":
             print(
@@ -84,7 +87,9 @@ def _follow(events: Iterator[dict[str, Any]], attempt: int) -> int:
                 f", hung up by {event['ended_by']}{status}",
                 flush=True,
             )
-            return 0
+            if not answered:
+                print(f"test call {attempt}: did not connect", file=sys.stderr, flush=True)
+            return 0 if answered else 1
         if state != "dialling":
             print(f"test call {attempt}: {state}{status}", flush=True)
     raise PhoneHubError("The line daemon stopped before the test call ended.")
