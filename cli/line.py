@@ -81,6 +81,13 @@ def _follow(events: Iterator[dict[str, Any]], attempt: int) -> int:
         state = event["state"]
         answered = answered or state == "answered"
         status = f" (SIP {event['sip_status']})" if event.get("sip_status") else ""
+        if (
+            state == "ended"
+            and not status
+            and event.get("ended_by") == "timeout"
+            and (event.get("end_reason") == "failed")
+        ):
+            status = " (no response from the trunk)"
         if state == "ended":
             print(
                 f"test call {attempt}: ended, {event['end_reason'].replace('_', ' ')}"

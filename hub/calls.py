@@ -65,6 +65,7 @@ ENDINGS = {
     EndReason.INTERRUPTED: "the hub stopped during the call",
 }
 HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
+NO_RESPONSE = "the phone system did not respond, so the call could not be placed"
 MESSAGE_LEFT = "the school's message was left"
 # What was saved, as a confirmation or a list of calls says it.
 SAID = {
@@ -104,6 +105,8 @@ def ending_words(end_reason: EndReason | None, ended_by: str | None) -> str | No
         return HANDSET_UNPLUGGED
     if end_reason is EndReason.COMPLETED and ended_by == "hub":
         return MESSAGE_LEFT  # the line hangs up once the school's message has played
+    if end_reason is EndReason.FAILED and ended_by == "timeout":
+        return NO_RESPONSE  # the trunk never answered the INVITE at all
     return ENDINGS.get(end_reason) if end_reason else None
 
 

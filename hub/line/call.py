@@ -42,6 +42,9 @@ class HubCall(pj.Call):
         self.attempt_id = attempt_id
         self.started = time.monotonic()
         self.ringing = False
+        # Whether the far end has answered the INVITE at all, if only with 100 Trying:
+        # until it has, the INVITE cannot be cancelled (RFC 3261 9.1).
+        self.responded = False
         self.answered_at: float | None = None
         self.hangup_as: tuple[EndReason, str] | None = None
         self.finished = False
@@ -59,6 +62,11 @@ class HubCall(pj.Call):
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self.line.on_call_media(self)
+
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
+        tsx = prm.e.body.tsxState.tsx
+        if tsx.method == "INVITE" and int(tsx.statusCode) >= 100:
+            self.responded = True
 
 
 def remote_ending(status: int, answered_at: float | None) -> tuple[EndReason, str]:
@@ -81,7 +89,10 @@ def timed_out(call: HubCall, now: float, *, ring_s: float, silent_s: float) -> E
     is measured from the last time the count moved.
     """
     if call.answered_at is None:
-        return EndReason.NO_ANSWER if now - call.started >= ring_s else None
+        if now - call.started < ring_s:
+            return None
+        # Not a word from the trunk, not even 100 Trying: nothing rang, so not "no answer".
+        return EndReason.NO_ANSWER if call.responded else EndReason.FAILED
     packets = rx_packets(call)
     if packets != call.rx_packets:
         call.rx_packets, call.rx_changed = packets, now

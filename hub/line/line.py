@@ -336,10 +336,12 @@ class Line:
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED and not call.finished:
             call.finished = True
             end_reason, ended_by = call.hangup_as or remote_ending(status, call.answered_at)
+            # pjsua reports the code the hub hung up with (603) when the trunk said nothing.
+            heard = status if call.responded or call.hangup_as is None else None
             if call.attempt_id is not None:
                 events.append(
                     call_event(
-                        call, "ended", sip_status=status, end_reason=end_reason, ended_by=ended_by
+                        call, "ended", sip_status=heard, end_reason=end_reason, ended_by=ended_by
                     )
                 )
             self._let_go(call)

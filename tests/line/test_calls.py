@@ -236,12 +236,17 @@ def test_a_call_event_says_the_state_and_once_ended_how():
 
 def pretend_call(**kwargs):
     return SimpleNamespace(**{"started": 100.0, "answered_at": None, "rx_packets": 0,
-                              "rx_changed": 100.0, **kwargs})  # fmt: skip
+                              "rx_changed": 100.0, "responded": True, **kwargs})  # fmt: skip
 
 
 @pytest.mark.parametrize(("now", "overdue"), [(129.9, None), (130.0, EndReason.NO_ANSWER)])
 def test_an_unanswered_call_rings_out_after_the_ring_timeout(now, overdue):
     assert timed_out(pretend_call(), now, ring_s=30, silent_s=5) is overdue
+
+
+def test_a_call_the_trunk_never_answered_at_all_failed_rather_than_rang_out():
+    assert timed_out(pretend_call(responded=False), 130.0, ring_s=30, silent_s=5) is (
+        EndReason.FAILED)  # fmt: skip
 
 
 def test_an_answered_call_is_dropped_only_after_silence(monkeypatch):

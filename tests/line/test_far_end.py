@@ -9,7 +9,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from hub.calls import ending_words
 from hub.db import open_database
+from hub.models import EndReason
 from tests.line.conftest import PHONEHUB, Family
 from tests.sipp import SippCallee
 
@@ -35,3 +37,30 @@ def test_a_test_call_that_does_not_connect_exits_non_zero(make_line, tmp_path: P
     assert result.returncode == 1, result.stdout + result.stderr
     assert "test call 1: ended, busy, hung up by remote (SIP 486)" in result.stdout
     assert "test call 1: did not connect" in result.stderr
+
+
+def test_a_trunk_that_never_answers_is_recorded_as_no_response_and_its_invite_cancelled(
+    make_line, tmp_path: Path
+):
+    # Before, this was printed and stored as "SIP 603" (the person declined): the code
+    # the hub itself hung up with.
+    far_end = SippCallee("silent_then_rings.xml", tmp_path / "sipp", timeout=40)
+    try:
+        line = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"},
+                         line={"ring_timeout_s": 5})  # fmt: skip
+        line.start(wait_for="not_needed")
+        with open_database(line.database_url) as database:
+            family = Family(database)
+            result = place_test_call(line)
+            # The trunk rings 3 s after the hub gave up: the hub CANCELs the INVITE then,
+            # as SIP allows only once the far end has answered it at all.
+            assert far_end.finish(timeout=30) == 0, far_end.messages.read_text()[-3000:]
+            row = family.row(1)
+    finally:
+        far_end.stop()
+    assert result.returncode == 1
+    assert ("test call 1: ended, failed, hung up by timeout (no response from the trunk)"
+            in result.stdout)  # fmt: skip
+    assert (row.end_reason, row.ended_by, row.sip_status) == (EndReason.FAILED, "timeout", None)
+    assert ending_words(row.end_reason, row.ended_by) == (
+        "the phone system did not respond, so the call could not be placed")  # fmt: skip
