@@ -94,6 +94,9 @@ def timed_out(call: HubCall, now: float, *, ring_s: float, silent_s: float) -> E
         # Not a word from the trunk, not even 100 Trying: nothing rang, so not "no answer".
         return EndReason.NO_ANSWER if call.responded else EndReason.FAILED
     packets = rx_packets(call)
+    if packets is None:
+        call.rx_changed = now  # on hold: the silence timer waits, and starts again after
+        return None
     if packets != call.rx_packets:
         call.rx_packets, call.rx_changed = packets, now
     elif now - call.rx_changed >= silent_s:

@@ -344,11 +344,22 @@ def audio_media(call: pj.Call) -> pj.AudioMedia | None:
     return None
 
 
-def rx_packets(call: pj.Call) -> int:
-    """RTP packets received so far on the call's audio stream (0 if none yet)."""
+HELD = (pj.PJSUA_CALL_MEDIA_REMOTE_HOLD, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD)
+
+
+def rx_packets(call: pj.Call) -> int | None:
+    """RTP packets received so far on the call's audio stream (0 if none yet).
+
+    None while the call is on hold (a=inactive, sendonly or recvonly agreed by
+    re-INVITE): no audio is then expected, so none is missing.
+    """
     info = call.getInfo()
     for index, media in enumerate(info.media):
-        if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+        if media.type != pj.PJMEDIA_TYPE_AUDIO:
+            continue
+        if media.status in HELD:
+            return None
+        if media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
             try:
                 return int(call.getStreamStat(index).rtcp.rxStat.pkt)
             except pj.Error:

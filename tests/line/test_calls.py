@@ -258,3 +258,14 @@ def test_an_answered_call_is_dropped_only_after_silence(monkeypatch):
     assert call.rx_changed == 201.0
     assert timed_out(call, 205.9, ring_s=30, silent_s=5) is None
     assert timed_out(call, 206.0, ring_s=30, silent_s=5) is EndReason.DROPPED
+
+
+def test_an_answered_call_on_hold_is_silent_for_as_long_as_the_hold(monkeypatch):
+    received = iter([10, None, None, 10, 10])  # None: the call is on hold
+    monkeypatch.setattr("hub.line.call.rx_packets", lambda call: next(received))
+    call = pretend_call(answered_at=110.0)
+    assert timed_out(call, 111.0, ring_s=30, silent_s=5) is None
+    assert timed_out(call, 200.0, ring_s=30, silent_s=5) is None  # held
+    assert timed_out(call, 300.0, ring_s=30, silent_s=5) is None  # held, long past 5 s
+    assert timed_out(call, 304.9, ring_s=30, silent_s=5) is None  # back: timed from then
+    assert timed_out(call, 305.0, ring_s=30, silent_s=5) is EndReason.DROPPED

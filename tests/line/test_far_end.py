@@ -12,7 +12,7 @@ from pathlib import Path
 from hub.calls import ending_words
 from hub.db import open_database
 from hub.models import EndReason
-from tests.line.conftest import PHONEHUB, Family
+from tests.line.conftest import PHONEHUB, Family, wait_until
 from tests.sipp import SippCallee
 
 
@@ -64,3 +64,24 @@ def test_a_trunk_that_never_answers_is_recorded_as_no_response_and_its_invite_ca
     assert (row.end_reason, row.ended_by, row.sip_status) == (EndReason.FAILED, "timeout", None)
     assert ending_words(row.end_reason, row.ended_by) == (
         "the phone system did not respond, so the call could not be placed")  # fmt: skip
+
+
+def test_a_call_on_hold_is_not_dropped_for_its_silence(make_line, tmp_path: Path):
+    # The parent answers, holds for 12 s (a=inactive: no audio either way, as agreed by
+    # re-INVITE), comes back and hangs up. Before, the no-audio timer ran on through the
+    # hold and the hub dropped the call 8 s in.
+    far_end = SippCallee("hold.xml", tmp_path / "sipp", timeout=40)
+    try:
+        line = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"},
+                         line={"rtp_timeout_s": 8})  # fmt: skip
+        line.start(wait_for="not_needed")
+        with open_database(line.database_url) as database:
+            family = Family(database)
+            attempt = family.attempt(family.number("+447700900123"))
+            line.client.request("dial", attempt=attempt)
+            assert far_end.finish(timeout=40) == 0, far_end.messages.read_text()[-3000:]
+            row = wait_until(lambda: (r := family.row(attempt)).ended_at and r, what="the end")
+    finally:
+        far_end.stop()
+    assert (row.end_reason, row.ended_by) == (EndReason.COMPLETED, "remote")
+    assert (row.ended_at - row.answered_at).total_seconds() > 13
