@@ -222,6 +222,9 @@ class SipStack:
         nat.iceEnabled = False
         nat.sipOutboundUse = 0
         nat.contactRewriteUse = 0
+        # On TCP and TLS, the listening port, not the connection's own ephemeral one: a
+        # trunk that opens a new connection to the hub (for a call, say) must find it.
+        nat.contactUseSrcPort = False
         nat.viaRewriteUse = 0
         nat.sdpNatRewriteUse = 0
         account.sipConfig.transportId = self.transport_id

@@ -17,6 +17,10 @@ def test_registration_over_tcp_and_tls(make_line, kamailio, transport):
     line.start()
     register = kamailio.messages("REGISTER")[-1]
     assert f"Via: SIP/2.0/{transport.upper()} " in register
+    # The Contact is where the hub listens, not the port its connection happened to leave
+    # from: a trunk that opens a new connection for a call must find the hub there.
+    contact = next(h for h in register.split("\r\n") if h.lower().startswith("contact:"))
+    assert f"127.0.0.1:{line.sip_port}" in contact, contact
 
 
 def test_a_tls_registrar_with_an_untrusted_certificate_is_not_used(make_line, kamailio):
