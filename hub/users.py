@@ -6,15 +6,16 @@ Passwords are hashed with argon2id and never stored or logged in the clear.
 from __future__ import annotations
 
 import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.exceptions import UserError
-from hub.models import Role, StaffUser
+from hub.models import Role, StaffUser, WebSession, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -127,3 +128,49 @@ def all_users(session: Session) -> list[StaffUser]:
     """Every account, active ones first, then by name."""
     query = select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.name)
     return list(session.scalars(query))
+
+
+def end_sessions(session: Session, user: StaffUser, *, keep: int | None = None) -> int:
+    """End every open web session of ``user`` but ``keep`` (a session id); how many ended."""
+    query = update(WebSession).where(WebSession.staff_id == user.id,
+                                     WebSession.ended_at.is_(None))  # fmt: skip
+    if keep is not None:
+        query = query.where(WebSession.id != keep)
+    result = session.execute(query.values(ended_at=utcnow()).execution_options(
+        synchronize_session=False))  # fmt: skip
+    return result.rowcount or 0
+
+
+def change_password(session: Session, user: StaffUser, current: str, new: str, confirm: str,
+                    *, keep: int | None) -> int:  # fmt: skip
+    """The member of staff's own new password; every other session of theirs ends.
+
+    Returns how many other sessions ended; UserError with one sentence if it cannot be.
+    """
+    if not verify_password(user, current):
+        raise UserError("Your current password is not right.")
+    if new != confirm:
+        raise UserError("The two new passwords differ.")
+    if new == current:
+        raise UserError("Choose a password different from the current one.")
+    check_password_rules(new)
+    user.password_hash = hash_password(new)
+    ended = end_sessions(session, user, keep=keep)
+    audit.record(session, "user.password_changed", actor=user, target_type="staff_user",
+                 target_id=user.id, detail={"sessions_ended": ended})  # fmt: skip
+    return ended
+
+
+def reset_password(session: Session, user: StaffUser, *, actor: StaffUser) -> None:
+    """An admin resets another account: its password is unknown to all and its sessions end.
+
+    The caller gives its owner a new one-time link to choose a password.
+    """
+    if user.id == actor.id:
+        raise UserError("Change your own password from your account page, not by resetting it.")
+    if not user.active:
+        raise UserError(f"{user.name}'s account is deactivated; it cannot be reset.")
+    user.password_hash = hash_password(secrets.token_urlsafe(32))
+    ended = end_sessions(session, user)
+    audit.record(session, "user.password_reset", actor=actor, target_type="staff_user",
+                 target_id=user.id, detail={"sessions_ended": ended})  # fmt: skip

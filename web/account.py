@@ -20,7 +20,15 @@ from hub.exceptions import UserError
 from hub.models import Invite, LoginFailure, Role, StaffUser, utcnow
 from web import home as home_page
 from web.db import db
-from web.security import current_user, end_session, public, roles, start_session, token_hash
+from web.security import (
+    current_session_id,
+    current_user,
+    end_session,
+    public,
+    roles,
+    start_session,
+    token_hash,
+)
 
 bp = Blueprint("account", __name__)
 
@@ -133,6 +141,26 @@ def logout() -> BaseResponse:
     return redirect(url_for("account.login"))
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles(*ALL_ROLES)
+def password() -> str | BaseResponse | tuple[str, int]:
+    """Change one's own password; every other session of one's own ends."""
+    user = current_user()
+    assert user is not None
+    if request.method == "GET":
+        return render_template("password.html")
+    form = request.form
+    try:
+        typed = (form.get("current", ""), form.get("new", ""), form.get("confirm", ""))
+        ended = users.change_password(db(), user, *typed, keep=current_session_id())
+    except UserError as exc:
+        flash(str(exc), "error")
+        return render_template("password.html"), 400
+    elsewhere = f" You are signed out of {ended} other session(s)." if ended else ""
+    flash(f"Your password is changed.{elsewhere}", "info")
+    return redirect(url_for("account.home"))
+
+
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @public
 def accept_invite(token: str) -> str | BaseResponse | tuple[str, int]:
@@ -151,6 +179,7 @@ def accept_invite(token: str) -> str | BaseResponse | tuple[str, int]:
             return render_template("invite.html", invite=invite), 400
         invite.used_at = utcnow()
         invite.staff.password_hash = users.hash_password(password)
+        users.end_sessions(db(), invite.staff)  # a new password: no old session lives on
         audit.record(db(), "user.invite_accepted", actor=invite.staff, target_type="staff_user",
                      target_id=invite.staff_id)  # fmt: skip
         start_session(invite.staff)

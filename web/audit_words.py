@@ -78,9 +78,12 @@ ACTIONS = {
     "user.signed_in": "signed in",
     "user.signed_out": "signed out",
     "user.invite_accepted": "accepted their invite and set a password",
+    "user.password_changed": "changed their password",
+    "user.password_reset": "reset the password of",
 }
 # Lines whose record is the member of staff who did it: naming them twice says nothing.
-ABOUT_THEMSELVES = {"user.signed_in", "user.signed_out", "user.invite_accepted"}
+ABOUT_THEMSELVES = {"user.signed_in", "user.signed_out", "user.invite_accepted",
+                    "user.password_changed"}  # fmt: skip
 # Who did it, when it was not a member of staff.
 ACTORS = {
     "system": "The hub",

@@ -84,6 +84,12 @@ def end_session() -> None:
     session.clear()
 
 
+def current_session_id() -> int | None:
+    """The id of the signed-in member of staff's own web session, if there is one."""
+    record = _session_record()
+    return record.id if record is not None else None
+
+
 def _session_record() -> WebSession | None:
     token = session.get("token")
     if not token:

@@ -79,6 +79,16 @@ def invite() -> str | BaseResponse | tuple[str, int]:
     except (UserError, ValueError) as exc:
         flash(str(exc) if isinstance(exc, UserError) else "Choose a role.", "error")
         return _page(form), 400
+    flash(
+        f"{account.name} is invited. Give them this link (it works once, for "
+        f"{INVITE_DAYS} days): {_one_time_link(account)}",
+        "invite",
+    )
+    return redirect(url_for("staff.index"))
+
+
+def _one_time_link(account: StaffUser) -> str:
+    """A link that lets ``account``'s owner choose a password, once, for INVITE_DAYS."""
     token = secrets.token_urlsafe(24)
     db().add(
         Invite(
@@ -87,13 +97,7 @@ def invite() -> str | BaseResponse | tuple[str, int]:
             expires_at=utcnow() + timedelta(days=INVITE_DAYS),
         )
     )
-    link = url_for("account.accept_invite", token=token, _external=True)
-    flash(
-        f"{account.name} is invited. Give them this link (it works once, for "
-        f"{INVITE_DAYS} days): {link}",
-        "invite",
-    )
-    return redirect(url_for("staff.index"))
+    return url_for("account.accept_invite", token=token, _external=True)
 
 
 @bp.route("/<int:staff_id>", methods=["POST"])
@@ -110,6 +114,11 @@ def update(staff_id: int) -> BaseResponse:
         if form.get("action") == "deactivate":
             users.disable(db(), account.email, actor=admin)
             flash(f"{account.name} can no longer sign in.", "info")
+        elif form.get("action") == "reset":
+            users.reset_password(db(), account, actor=admin)
+            flash(f"{account.name}'s password is reset and they are signed out everywhere. "
+                  f"Give them this link to choose a new one (it works once, for {INVITE_DAYS} "
+                  f"days): {_one_time_link(account)}", "invite")  # fmt: skip
         else:
             new_role = Role(form.get("role", account.role.value))
             if account.role is Role.ADMIN and new_role is not Role.ADMIN and account.active:
