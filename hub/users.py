@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub import audit
+from hub import audit, second_factor
 from hub.exceptions import UserError
 from hub.models import Role, StaffUser, WebSession, utcnow
 
@@ -171,6 +171,8 @@ def reset_password(session: Session, user: StaffUser, *, actor: StaffUser) -> No
     if not user.active:
         raise UserError(f"{user.name}'s account is deactivated; it cannot be reset.")
     user.password_hash = hash_password(secrets.token_urlsafe(32))
+    if user.totp_secret is not None:
+        second_factor.remove(session, user, actor=actor)  # a lost phone is why, often
     ended = end_sessions(session, user)
     audit.record(session, "user.password_reset", actor=actor, target_type="staff_user",
                  target_id=user.id, detail={"sessions_ended": ended})  # fmt: skip

@@ -1,7 +1,9 @@
-"""Signing in and out, the first-run page, and accepting an invitation."""
+"""Signing in and out (with a second factor for those who set one up), the first-run page,
+accepting an invitation, and one's own password and two-step sign-in."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from flask import (
@@ -10,12 +12,13 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import audit, users
+from hub import audit, second_factor, users
 from hub.exceptions import UserError
 from hub.models import Invite, LoginFailure, Role, StaffUser, utcnow
 from web import home as home_page
@@ -120,13 +123,94 @@ def login() -> str | BaseResponse | tuple[str, int]:
         db().commit()  # kept even though this response is an error
         flash("That email and password don't match an active account.", "error")
         return render_template("login.html", email=email), 401
-    start_session(user)
-    audit.record(db(), "user.signed_in", actor=user, target_type="staff_user", target_id=user.id)
     target = request.args.get("next", "")
     # Only a path on this site, never an address elsewhere.
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("account.home")
+    if user.totp_enabled_at is not None:
+        # Half-way: the password is right; the code from their app comes next.
+        session.clear()
+        session.update(pending_user=user.id, pending_at=time.time(), pending_next=target)
+        return redirect(url_for("account.code"))
+    start_session(user)
+    audit.record(db(), "user.signed_in", actor=user, target_type="staff_user", target_id=user.id)
     return redirect(target)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+def code() -> str | BaseResponse | tuple[str, int]:
+    """The second step of signing in: the code from the authenticator app, or a recovery code."""
+    user = _pending_user()
+    if user is None:
+        flash("Sign in again: the first step was too long ago.", "error")
+        return redirect(url_for("account.login"))
+    if request.method == "GET":
+        return render_template("login_code.html")
+    address = request.remote_addr or "unknown"
+    if _locked_out(user.email, address):
+        flash("Too many failed sign-ins; wait a few minutes and try again.", "error")
+        return render_template("login_code.html"), 429
+    if not second_factor.check(db(), user, request.form.get("code", "").strip()):
+        db().add(LoginFailure(email=user.email, address=address))
+        db().commit()  # kept even though this response is an error
+        flash("That code is not right: type the newest one your app shows, or a recovery "
+              "code.", "error")  # fmt: skip
+        return render_template("login_code.html"), 401
+    target = session.get("pending_next") or url_for("account.home")
+    start_session(user)
+    audit.record(db(), "user.signed_in", actor=user, target_type="staff_user", target_id=user.id,
+                 detail={"second_factor": True})  # fmt: skip
+    return redirect(target)
+
+
+PENDING_S = 300  # how long the code may take after the password
+
+
+def _pending_user() -> StaffUser | None:
+    """Who typed the right password a moment ago, still waiting to give their code."""
+    user_id, at = session.get("pending_user"), session.get("pending_at", 0)
+    if user_id is None or time.time() - at > PENDING_S:
+        return None
+    user = db().get(StaffUser, user_id)
+    return user if user is not None and user.active and user.totp_enabled_at else None
+
+
+@bp.route("/account/two-step", methods=["GET", "POST"])
+@roles(*ALL_ROLES)
+def two_step() -> str | BaseResponse | tuple[str, int]:
+    """Set up (or turn off) two-step sign-in: after the password, a code from an app."""
+    user = current_user()
+    assert user is not None
+    if user.totp_enabled_at is not None:
+        if request.method == "POST":
+            if not users.verify_password(user, request.form.get("password", "")):
+                flash("Your password is not right, so two-step sign-in is still on.", "error")
+                return _two_step_page(user), 400
+            second_factor.remove(db(), user, actor=user)
+            flash("Two-step sign-in is off: your password alone signs you in.", "info")
+            return redirect(url_for("account.home"))
+        return _two_step_page(user)
+    if request.method == "GET" or "totp_setup" not in session:
+        session["totp_setup"] = second_factor.new_secret()
+        return _two_step_page(user)
+    codes = second_factor.enable(db(), user, session["totp_setup"],
+                                 request.form.get("code", "").strip())  # fmt: skip
+    if codes is None:
+        flash("That code is not right: check the app's clock, and type the newest code.",
+              "error")  # fmt: skip
+        return _two_step_page(user), 400
+    session.pop("totp_setup", None)
+    return render_template("two_step.html", codes=codes)
+
+
+def _two_step_page(user: StaffUser) -> str:
+    if user.totp_enabled_at is not None:
+        return render_template("two_step.html", enabled=user.totp_enabled_at,
+                               left=second_factor.recovery_codes_left(db(), user))  # fmt: skip
+    secret = session["totp_setup"]
+    return render_template("two_step.html", qr=second_factor.qr_svg(secret, user.email),
+                           secret=second_factor.grouped(secret))  # fmt: skip
 
 
 @bp.route("/logout", methods=["POST"])

@@ -80,10 +80,14 @@ ACTIONS = {
     "user.invite_accepted": "accepted their invite and set a password",
     "user.password_changed": "changed their password",
     "user.password_reset": "reset the password of",
+    "user.second_factor_enabled": "turned on two-step sign-in",
+    "user.second_factor_removed": "turned off two-step sign-in for",
+    "user.recovery_code_used": "signed in with a recovery code",
 }
 # Lines whose record is the member of staff who did it: naming them twice says nothing.
 ABOUT_THEMSELVES = {"user.signed_in", "user.signed_out", "user.invite_accepted",
-                    "user.password_changed"}  # fmt: skip
+                    "user.password_changed", "user.second_factor_enabled",
+                    "user.recovery_code_used"}  # fmt: skip
 # Who did it, when it was not a member of staff.
 ACTORS = {
     "system": "The hub",

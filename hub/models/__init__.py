@@ -26,7 +26,14 @@ from hub.models.campaigns import (
     Purpose,
 )
 from hub.models.people import Guardian, Household, PhoneNumber, Pupil, PupilContact
-from hub.models.staff import Invite, LoginFailure, Role, StaffUser, WebSession
+from hub.models.staff import (
+    Invite,
+    LoginFailure,
+    RecoveryCode,
+    Role,
+    StaffUser,
+    WebSession,
+)
 
 __all__ = [
     "NAMING",
@@ -52,6 +59,7 @@ __all__ = [
     "PupilContact",
     "PupilNote",
     "Purpose",
+    "RecoveryCode",
     "Role",
     "StaffUser",
     "UTCDateTime",
