@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -127,10 +128,14 @@ def login() -> str | BaseResponse | tuple[str, int]:
     # Only a path on this site, never an address elsewhere.
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("account.home")
-    if user.totp_enabled_at is not None:
-        # Half-way: the password is right; the code from their app comes next.
+    required = user.role in TWO_STEP_ROLES and current_app.config["PHONEHUB"].web.require_two_step
+    if user.totp_enabled_at is not None or required:
+        # Half-way: the password is right; the code from their app comes next, or
+        # setting the app up, for an admin or the DSL who has not yet.
         session.clear()
         session.update(pending_user=user.id, pending_at=time.time(), pending_next=target)
+        if user.totp_enabled_at is None:
+            return redirect(url_for("account.set_up"))
         return redirect(url_for("account.code"))
     start_session(user)
     audit.record(db(), "user.signed_in", actor=user, target_type="staff_user", target_id=user.id)
@@ -165,15 +170,42 @@ def code() -> str | BaseResponse | tuple[str, int]:
 
 
 PENDING_S = 300  # how long the code may take after the password
+TWO_STEP_ROLES = (Role.ADMIN, Role.DSL)  # who must use it, with [web] require_two_step
 
 
-def _pending_user() -> StaffUser | None:
+@bp.route("/login/set-up", methods=["GET", "POST"])
+@public
+def set_up() -> str | BaseResponse | tuple[str, int]:
+    """An admin or the DSL signing in without two-step sign-in sets it up before going on."""
+    user = _pending_user(setting_up=True)
+    if user is None:
+        flash("Sign in again: the first step was too long ago.", "error")
+        return redirect(url_for("account.login"))
+    if request.method == "GET" or "totp_setup" not in session:
+        session["totp_setup"] = second_factor.new_secret()
+        return _two_step_page(user, required=True)
+    codes = second_factor.enable(db(), user, session["totp_setup"],
+                                 request.form.get("code", "").strip())  # fmt: skip
+    if codes is None:
+        flash("That code is not right: check the app's clock, and type the newest code.",
+              "error")  # fmt: skip
+        return _two_step_page(user, required=True), 400
+    target = session.get("pending_next") or url_for("account.home")
+    start_session(user)
+    audit.record(db(), "user.signed_in", actor=user, target_type="staff_user", target_id=user.id,
+                 detail={"second_factor": True})  # fmt: skip
+    return render_template("two_step.html", codes=codes, next=target)
+
+
+def _pending_user(*, setting_up: bool = False) -> StaffUser | None:
     """Who typed the right password a moment ago, still waiting to give their code."""
     user_id, at = session.get("pending_user"), session.get("pending_at", 0)
     if user_id is None or time.time() - at > PENDING_S:
         return None
     user = db().get(StaffUser, user_id)
-    return user if user is not None and user.active and user.totp_enabled_at else None
+    if user is None or not user.active:
+        return None
+    return user if (user.totp_enabled_at is None) == setting_up else None
 
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
@@ -204,13 +236,13 @@ def two_step() -> str | BaseResponse | tuple[str, int]:
     return render_template("two_step.html", codes=codes)
 
 
-def _two_step_page(user: StaffUser) -> str:
+def _two_step_page(user: StaffUser, *, required: bool = False) -> str:
     if user.totp_enabled_at is not None:
         return render_template("two_step.html", enabled=user.totp_enabled_at,
                                left=second_factor.recovery_codes_left(db(), user))  # fmt: skip
     secret = session["totp_setup"]
     return render_template("two_step.html", qr=second_factor.qr_svg(secret, user.email),
-                           secret=second_factor.grouped(secret))  # fmt: skip
+                           secret=second_factor.grouped(secret), required=required)  # fmt: skip
 
 
 @bp.route("/logout", methods=["POST"])

@@ -198,6 +198,7 @@ class WebSection:
     tls_key: Path | None = field(metadata=setting(PathSetting(optional=True)))
     session_idle_minutes: int = field(metadata=setting(Integer(5, 720)))
     threads: int = field(metadata=setting(Integer(16, 1000)))
+    require_two_step: bool = field(metadata=setting(Boolean()))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from tests.line.conftest import (  # noqa: F401 (the browser flow uses the real 
     practice_line,
     wait_until,
 )
+from tests.web import two_step
 from web import create_app
 
 PASSWORD = "correct horse battery"
@@ -140,10 +141,13 @@ class Accounts:
         return email
 
     def login(self, client: FlaskClient, email: str, password: str = PASSWORD) -> int:
+        """Sign in (setting up two-step sign-in if the account must): 302 once signed in."""
         token = csrf_token(client)
         response = client.post(
             "/login", data={"email": email, "password": password, "csrf_token": token}
         )
+        if response.status_code == 302 and response.headers["Location"] == two_step.SET_UP:
+            return 302 if two_step.set_up_client(client) == 200 else 400
         return response.status_code
 
 

@@ -36,6 +36,7 @@ from hub.models import (
 from hub.people import import_file
 from tests.line.conftest import free_port
 from tests.web.conftest import ARTIFACTS, PASSWORD, running_panel
+from tests.web.two_step import set_up_page
 from web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,7 @@ def sign_in(browser: Browser, url: str, email: str) -> Page:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    set_up_page(page)
     page.wait_for_url(re.compile(r"^(?!.*/login)"))
     return page
 

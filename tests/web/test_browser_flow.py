@@ -22,6 +22,7 @@ from hub.db import open_database
 from hub.models import AuditEvent, CallAttempt, CampaignEntry, Outcome, StaffUser, utcnow
 from tests.line.conftest import LineProcess, PracticeLineProcess, free_port
 from tests.web.conftest import ARTIFACTS, running_panel
+from tests.web.two_step import set_up_page
 
 PASSWORD = "correct horse battery"
 EXPORT = (
@@ -55,6 +56,7 @@ def sign_in(page: Page, url: str, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    set_up_page(page)
 
 
 def test_a_new_school_from_first_run_to_the_dsl(

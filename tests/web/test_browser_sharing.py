@@ -33,6 +33,7 @@ from hub.models import (
 from hub.people import import_file
 from tests.line.conftest import free_port
 from tests.web.conftest import ARTIFACTS, PASSWORD, running_panel
+from tests.web.two_step import set_up_page
 
 EXPORT = (
     "UPN,Forename,Surname,Year,Form,Contact Name,Relationship,Mobile\r\n"
@@ -85,6 +86,7 @@ def signed_in(browser: Browser, panel: Panel, email: str) -> Page:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    set_up_page(page)
     return page
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from hub import users
 from hub.models import AuditEvent, LoginFailure, Role
+from tests.web import two_step
 from tests.web.conftest import PASSWORD, csrf_token
 
 
@@ -79,7 +80,7 @@ def test_with_two_step_on_the_password_alone_does_not_sign_in(app, accounts):
 
 
 def test_a_recovery_code_signs_in_once(app, accounts):
-    email = accounts.add(Role.DSL)
+    email = accounts.add(Role.STAFF)
     _, codes = set_up(signed_in(app, accounts, email))
     client, _ = password_step(app, email)
     assert code_step(client, codes[3].upper()).status_code == 302
@@ -125,3 +126,17 @@ def test_a_wrong_set_up_code_leaves_it_off(app, accounts):
     assert "That code is not right: check the app's clock" in html.unescape(
         refused.get_data(as_text=True))  # fmt: skip
     assert password_step(app, email)[1].headers["Location"] == "/"
+
+
+def test_an_admin_or_the_dsl_sets_it_up_before_signing_in_at_all(app, accounts):
+    for role in (Role.ADMIN, Role.DSL):
+        email = accounts.add(role)
+        client, response = password_step(app, email)
+        assert response.headers["Location"] == "/login/set-up"
+        assert client.get("/").headers["Location"].startswith("/login")  # not signed in yet
+        page = client.get("/login/set-up").get_data(as_text=True)
+        assert "your account needs two-step sign-in" in page
+        assert two_step.set_up_client(client) == 200
+        assert client.get("/").status_code == 200
+        # From now on the password alone is not enough.
+        assert password_step(app, email)[1].headers["Location"] == "/login/code"
