@@ -23,11 +23,18 @@ def place_test_call(line, number: str = "07700 900123") -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=90)  # fmt: skip
 
 
+def line_to(make_line, far_end: SippCallee, **line: int):
+    """A running line whose trunk (an IP-authenticated one, no registrar) is ``far_end``."""
+    started = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"},
+                        line=line)  # fmt: skip
+    started.start(wait_for="not_needed")
+    return started
+
+
 def test_a_test_call_that_does_not_connect_exits_non_zero(make_line, tmp_path: Path):
     far_end = SippCallee("busy.xml", tmp_path / "sipp")
     try:
-        line = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"})
-        line.start(wait_for="not_needed")
+        line = line_to(make_line, far_end)
         with open_database(line.database_url) as database:
             Family(database)
         result = place_test_call(line)
@@ -46,9 +53,7 @@ def test_a_trunk_that_never_answers_is_recorded_as_no_response_and_its_invite_ca
     # the hub itself hung up with.
     far_end = SippCallee("silent_then_rings.xml", tmp_path / "sipp", timeout=40)
     try:
-        line = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"},
-                         line={"ring_timeout_s": 5})  # fmt: skip
-        line.start(wait_for="not_needed")
+        line = line_to(make_line, far_end, ring_timeout_s=5)
         with open_database(line.database_url) as database:
             family = Family(database)
             result = place_test_call(line)
@@ -72,9 +77,7 @@ def test_a_call_on_hold_is_not_dropped_for_its_silence(make_line, tmp_path: Path
     # hold and the hub dropped the call 8 s in.
     far_end = SippCallee("hold.xml", tmp_path / "sipp", timeout=40)
     try:
-        line = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"},
-                         line={"rtp_timeout_s": 8})  # fmt: skip
-        line.start(wait_for="not_needed")
+        line = line_to(make_line, far_end, rtp_timeout_s=8)
         with open_database(line.database_url) as database:
             family = Family(database)
             attempt = family.attempt(family.number("+447700900123"))
