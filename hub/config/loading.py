@@ -16,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hub.config.addresses import split_sip_uri
 from hub.config.sections import Config
-from hub.config.settings import Table, as_toml, did_you_mean, dotted, split_sip_uri
+from hub.config.settings import Table, as_toml, did_you_mean, dotted
 from hub.exceptions import ConfigError
 
 DEFAULT_PATH = Path("/etc/phonehub/phonehub.toml")

@@ -12,6 +12,14 @@ from datetime import time
 from pathlib import Path
 from typing import Literal, get_args
 
+from hub.config.addresses import (
+    Host,
+    HostPort,
+    PortRange,
+    SipServer,
+    split_host_port,
+    split_sip_uri,
+)
 from hub.config.printing import show_config
 from hub.config.settings import (
     Boolean,
@@ -20,24 +28,18 @@ from hub.config.settings import (
     DatabaseUrl,
     DialString,
     GpioPin,
-    Host,
-    HostPort,
     Integer,
     KindChoice,
     ListOf,
     PathSetting,
-    PortRange,
     SchoolNumber,
     Secret,
-    SipServer,
     Table,
     Template,
     Text,
     TimeRange,
     TimeZone,
     setting,
-    split_host_port,
-    split_sip_uri,
 )
 from hub.numbers import Kind
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pjsua2 as pj
 
 from hub import __version__
-from hub.config.settings import sip_uri_with
+from hub.config.addresses import sip_uri_with
 from hub.exceptions import LineError
 from hub.line.inbound import InboundRefusal
 

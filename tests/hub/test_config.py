@@ -11,7 +11,7 @@ import pytest
 
 from hub import config
 from hub.config import BUILT_IN, Config, Table, load_config, loading, parse_config
-from hub.config.settings import sip_uri_with
+from hub.config.addresses import sip_uri_with
 from hub.exceptions import ConfigError
 from hub.numbers import Kind
 
