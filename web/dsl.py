@@ -7,8 +7,6 @@ or export here holds a phone number.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +45,7 @@ from hub.models import (
 )
 from hub.numbers import mask
 from hub.people.erasure import erase_concern
+from web.concern_csv import concern_csv, outcome_words
 from web.db import db
 from web.errors import not_found
 from web.security import current_user, roles
@@ -56,22 +55,6 @@ bp = Blueprint("dsl", __name__, url_prefix="/dsl")
 HANDLED_SHOWN = 50
 NOTE_LIMIT = 2000
 HUB_RAISED = "the hub (family not reached)"
-REDACTED = "[number removed]"
-# A spreadsheet runs a cell that starts like a formula; an exported note must not.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CSV_COLUMNS = (
-    "concern id",
-    "raised at",
-    "raised by",
-    "pupils",
-    "pupil MIS ids",
-    "pupil forms",
-    "note",
-    "handled at",
-    "handled by",
-    "handled note",
-    "contact history",
-)
 
 
 @dataclass(frozen=True)
@@ -252,25 +235,7 @@ def export(concern_id: int) -> Response | tuple[str, int]:
     if found is None:
         return not_found("concern")
     [item] = _items([found], dsl)
-    pupils = item.pupils
-    history = "\n".join(_history_line(contact) for contact in item.history)
-    row = [
-        str(found.id),
-        _iso(found.raised_at),
-        item.raised_by,
-        "; ".join(pupil.name for pupil in pupils),
-        "; ".join(pupil.mis_id for pupil in pupils),
-        "; ".join(pupil.form or pupil.year for pupil in pupils),
-        _redact(found.note),
-        _iso(found.handled_at),
-        item.handled_by,
-        _redact(found.handled_note),
-        history,
-    ]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerow([_cell(value) for value in row])
+    text = concern_csv(found, item.pupils, item.raised_by, item.handled_by, item.history, _zone())
     if found.household_id is not None:
         target_type, target_id = "household", found.household_id
     else:
@@ -285,7 +250,7 @@ def export(concern_id: int) -> Response | tuple[str, int]:
     )
     # The byte-order mark tells Excel the file is UTF-8, so "Zoë" survives the import.
     return Response(
-        "\ufeff" + out.getvalue(),
+        "\ufeff" + text,
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=concern-{found.id}.csv"},
     )
@@ -381,7 +346,7 @@ def _note_problem(note: str) -> str | None:
 
 
 def _helpers() -> dict[str, object]:
-    return {"when": _when, "outcome": _outcome, "note_limit": NOTE_LIMIT, "mask": mask}
+    return {"when": _when, "outcome": outcome_words, "note_limit": NOTE_LIMIT, "mask": mask}
 
 
 def _zone() -> ZoneInfo:
@@ -393,32 +358,6 @@ def _when(moment: datetime | None) -> str:
         return ""
     local = moment.astimezone(_zone())
     return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
-
-
-def _iso(moment: datetime | None) -> str:
-    return moment.astimezone(_zone()).isoformat(timespec="seconds") if moment else ""
-
-
-def _outcome(contact: queues.Contact) -> str:
-    if contact.concern:
-        return "concern"
-    reason = contact.outcome or contact.end_reason
-    return reason.value.replace("_", " ") if reason is not None else ""
-
-
-def _history_line(contact: queues.Contact) -> str:
-    notes = _redact(contact.notes).replace("\n", " / ")
-    parts = (_iso(contact.at), contact.campaign, contact.staff, _outcome(contact), notes)
-    return " | ".join(part or "-" for part in parts)
-
-
-def _redact(text: str) -> str:
-    # A note typed on a call may hold a number; the export leaves the hub, so it never does.
-    return audit.NUMBER_LIKE.sub(REDACTED, text)
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _ids(values: Iterable[int | None]) -> set[int]:
