@@ -30,6 +30,19 @@ _FORMAT_S16_LE = 2
 _RATE = 16_000
 
 
+NOT_PLUGGED_IN = (
+    "The handset is not plugged in, so the call would have no sound; "
+    "plug it into the hub and try again."
+)
+
+
+def handset_state(headless: bool, problem: str | None) -> str:
+    """What the status says of the handset: "none" configured, "connected" or "unplugged"."""
+    if headless:
+        return "none"
+    return "connected" if problem is None else "unplugged"
+
+
 class Alsa:
     """The few calls of libasound the check needs."""
 

@@ -31,15 +31,14 @@ from hub.line.audio import CallAudio, Prompts
 from hub.line.call import HubCall, call_event, remote_ending, timed_out
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
 from hub.line.events import EventBus
-from hub.line.handset import HandsetWatch
+from hub.line.handset import NOT_PLUGGED_IN, HandsetWatch, handset_state
 from hub.line.refusals import Refusals
 from hub.line.registration import Binding
+from hub.line.settings import sound_settings, stack_settings
 from hub.line.shutdown import poll_until, refuse_waiting, turn_until_released, unregister
 from hub.line.sip import (
     POLL_MS,
     SipStack,
-    SoundSettings,
-    StackSettings,
     call_param,
     display_name,
     reason,
@@ -56,12 +55,6 @@ log = logging.getLogger(__name__)
 # pjsip frees a call's dialog when its INVITE transactions time out (Timer D, 32 s on
 # UDP); once the line has been idle that long, what was freed goes back to the system.
 TRIM_AFTER_CALL_S = 35.0
-
-
-HANDSET_UNPLUGGED = (
-    "The handset is not plugged in, so the call would have no sound; "
-    "plug it into the hub and try again."
-)
 
 
 class Line:
@@ -90,16 +83,7 @@ class Line:
         self._trim_at: float | None = None
         self._stopping = False
         self._waker: socket.socket | None = None
-        audio = config.audio
-        self.sound = SoundSettings(
-            capture=audio.capture,
-            playback=audio.playback,
-            echo_cancellation=audio.cancel_echo,
-            capture_buffer_ms=audio.capture_buffer_ms,
-            playback_buffer_ms=audio.playback_buffer_ms,
-            microphone_gain_db=audio.microphone_gain_db,
-            speaker_gain_db=audio.speaker_gain_db,
-        )
+        self.sound = sound_settings(config.audio)
         # What is wrong with the handset (None: nothing, or there is none to have).
         self.handset_problem: str | None = None
         self._watch: HandsetWatch | None = None
@@ -139,18 +123,7 @@ class Line:
         self, stop: threading.Event, on_ready: Callable[[], None], on_turn: Callable[[], None]
     ) -> None:
         """Own pjsua2 from creation to destruction; returns after a clean shutdown."""
-        sip = self.config.sip
-        self.stack = SipStack(
-            StackSettings(
-                bind_host=sip.bind_host,
-                bind_port=sip.bind_port,
-                transport=sip.transport,
-                rtp_ports=sip.rtp_port_range,
-                sound=self.sound,
-                tls_ca_file=sip.tls_ca_file if sip.transport == "tls" else None,
-                refuse_inbound=True,
-            )
-        )
+        self.stack = SipStack(stack_settings(self.config.sip, self.sound))
         try:
             self._create_account()
             self._waker = make_waker(self.stack)
@@ -264,12 +237,8 @@ class Line:
         else:
             log.warning("handset unplugged: %s", problem)
         self.show()
-        self.publish({"event": "handset", "state": self._handset_state(), "problem": problem})
-
-    def _handset_state(self) -> str:
-        if self.sound.headless:
-            return "none"
-        return "connected" if self.handset_problem is None else "unplugged"
+        state = handset_state(self.sound.headless, problem)
+        self.publish({"event": "handset", "state": state, "problem": problem})
 
     def _dial(self, command: Dial) -> None:
         assert self.account is not None and self.stack is not None
@@ -281,7 +250,7 @@ class Line:
                 "check the trunk settings or ask IT."
             )
         if self.handset_problem is not None and not command.play_message:
-            raise LineError(HANDSET_UNPLUGGED)
+            raise LineError(NOT_PLUGGED_IN)
         school = f"{self.school_name} <{self.school_uri}>"
         param = invite_param(self.config.sip.caller_id, school)
         call = HubCall(self, self.account, command.attempt_id)
@@ -406,7 +375,7 @@ class Line:
 
     def show(self, *, lights: bool = True) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
-        handset = self._handset_state()
+        handset = handset_state(self.sound.headless, self.handset_problem)
         self.board.show(self.call, self._registration, handset, self.handset_problem,
                         lights=lights, binding=self.binding)  # fmt: skip
 
