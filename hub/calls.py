@@ -16,6 +16,7 @@ what people are shown about a call is worked out once, by ``shown``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -301,6 +302,30 @@ def record_outcome(
     return queues.outcome_recorded(session, attempt, outcome, staff=staff, now=now, notes=notes,
                                    call_back_at=call_back_at, zone=zone,
                                    nation=nation)  # fmt: skip
+
+
+def forget_recordings(session: Session, paths: Iterable[Path]) -> None:
+    """Recordings deleted for their age: the calls they were of no longer point at them."""
+    session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.recording_path.in_([str(path) for path in paths]))
+        .values(recording_path=None)
+    )
+
+
+def forget_household(session: Session, household_id: int) -> None:
+    """A family erased: its calls stay in the school's figures, with nothing of whose they were.
+
+    The recordings themselves are deleted by the erasure, which calls this.
+    """
+    session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.household_id == household_id)
+        .values(
+            household_id=None, phone_number_id=None, entry_id=None, notes="", recording_path=None
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _end(attempt: CallAttempt, at: datetime, reason: EndReason, by: str | None) -> None:

@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import audit
+from hub import audit, calls
 from hub.config import Config
 from hub.db import Database, scrub_wal
 from hub.exceptions import DatabaseError
 from hub.models import (
-    CallAttempt,
     Campaign,
     CampaignEntry,
     Guardian,
@@ -97,11 +96,7 @@ def purge_recordings(database: Database, folder: Path, *, days: int, now: dateti
         path.unlink(missing_ok=True)
     if removed:
         with database.session() as session:
-            session.execute(
-                update(CallAttempt)
-                .where(CallAttempt.recording_path.in_([str(p) for p in removed]))
-                .values(recording_path=None)
-            )
+            calls.forget_recordings(session, removed)
             audit.record(session, "recordings.purged", actor="maintenance",
                          detail={"recordings": len(removed), "older_than_days": days})  # fmt: skip
     return len(removed)

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub import audit
+from hub import audit, calls
 from hub.exceptions import PhoneHubError
 from hub.models import CallAttempt, CampaignEntry, Concern, Household, StaffUser
 
@@ -45,14 +45,14 @@ def erase_household(session: Session, household_id: int, *, actor: StaffUser,
     household = session.get(Household, household_id)
     if household is None:
         raise ErasureError("There is no such household; it may have been erased already.")
-    calls = session.scalars(
+    attempts = session.scalars(
         select(CallAttempt).where(CallAttempt.household_id == household_id)
     ).all()
-    if any(a.ended_at is None for a in calls):
+    if any(a.ended_at is None for a in attempts):
         raise ErasureError("A call to this family is in progress; erase it once the call ends.")
     recordings = Path(data_dir) / "recordings"
     removed = 0
-    for attempt in calls:
+    for attempt in attempts:
         if attempt.recording_path:
             path = recordings / Path(attempt.recording_path).name
             if path.is_file():
@@ -64,14 +64,7 @@ def erase_household(session: Session, household_id: int, *, actor: StaffUser,
         )
         or 0
     )
-    session.execute(
-        update(CallAttempt)
-        .where(CallAttempt.household_id == household_id)
-        .values(
-            household_id=None, phone_number_id=None, entry_id=None, notes="", recording_path=None
-        )
-        .execution_options(synchronize_session=False)
-    )
+    calls.forget_household(session, household_id)
     # The database's own cascades take the pupils, guardians, numbers, relationships,
     # campaign places and pupil notes with the household, and unlink its concerns.
     session.execute(
@@ -85,7 +78,7 @@ def erase_household(session: Session, household_id: int, *, actor: StaffUser,
         .execution_options(synchronize_session=False)
     )
     session.expunge_all()
-    erased = Erased(len(calls), removed, kept)
+    erased = Erased(len(attempts), removed, kept)
     audit.record(session, "household.erased", actor=actor, target_type="household",
                  target_id=household_id,
                  detail={"calls_kept_anonymous": erased.calls_kept_anonymous,
