@@ -141,6 +141,7 @@ class PracticeLineProcess:
         self.process.stdin.write(PRACTICE_PASSWORD.encode() + b"\n")
         self.process.stdin.close()
         if kamailio is not None:
+            kamailio.stop_first(self.stop)
             kamailio.wait_for(lambda: kamailio.registered(number), timeout=20)
         else:
             wait_until(lambda: self.events("listening"), timeout=20, what="the practice line")
@@ -198,6 +199,8 @@ class LineProcess:
         self.config_path.write_text(_toml(config))
         self.client = ControlClient(self.socket, timeout=20)
         self.process: subprocess.Popen[bytes] | None = None
+        if kamailio is not None:
+            kamailio.stop_first(self.stop)
 
     def start(self, *, wait_for: str | None = "registered", env: dict[str, str] | None = None
               ) -> None:  # fmt: skip
