@@ -21,10 +21,17 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 demo: setup
 	$(BIN)/phonehub demo
 
+# Tests that share the cores run TEST_WORKERS at a time; those marked `alone` (sound and
+# the wall clock measured, or every core taken) then run by themselves. Both parts always
+# run, and either failing fails the target (tests/conftest.py says more).
+TEST_WORKERS ?= 3
+
 test: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not alone"; shared=$$?; \
+	$(BIN)/pytest -m alone; alone=$$?; \
+	[ $$shared -eq 0 ] && [ $$alone -eq 0 ]
 
 # Proves scripts/install-raspberry-pi in throwaway Debian bookworm root file systems,
 # amd64 and arm64 (scripts/test-install). Not part of `make test`: it needs root.

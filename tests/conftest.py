@@ -1,4 +1,12 @@
-"""Fixtures shared by every test: a real SQLite database and a CLI runner."""
+"""Fixtures shared by every test: a real SQLite database and a CLI runner.
+
+``make test`` runs the suite in two parts. Most tests share the machine's cores,
+several at once (pytest-xdist): each starts its own peers (Kamailio, lines, panels,
+PostgreSQL) on ports the kernel hands out, so they never meet. The modules marked
+``pytestmark = pytest.mark.alone`` then run one test at a time with nothing beside
+them: they measure sound or the wall clock, which a busy machine would stretch, or
+they take every core themselves. A plain ``pytest`` runs everything, one at a time.
+"""
 
 from __future__ import annotations
 

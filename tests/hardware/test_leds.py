@@ -9,6 +9,10 @@ from hardware.exceptions import GpioError, HardwareError
 from hardware.leds import BLINK, OFF, ON, CallStage, Mode, StatusLights, make_pin_factory
 from hub.config import Pins
 
+# One test times the blinking on the wall clock.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
+
 PINS = Pins(green=17, amber=27, red=22, hangup_button=23)
 NO_BUTTON = Pins(green=17, amber=27, red=22, hangup_button=0)
 

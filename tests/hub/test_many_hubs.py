@@ -43,6 +43,10 @@ from tests.postgres import PostgresServer
 from tests.web.conftest import Accounts
 from web import create_app
 
+# Eight hub processes at once take every core.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
+
 HUBS, STAFF_PER_HUB, HOUSEHOLDS = 8, 4, 2000
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -28,6 +28,10 @@ from tests.line.conftest import (
     wait_until,
 )
 
+# What the far end hears is measured from recordings: run with the cores to itself.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
+
 
 def headers(message: str) -> dict[str, str]:
     """A SIP message's headers by lower-case name (the first of each)."""

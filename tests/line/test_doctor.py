@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from tests.line.conftest import PHONEHUB, LineProcess
 from tests.pulse import VirtualHandset
+
+# Opens the virtual sound card, as the handset tests do.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
 
 
 def doctor(config, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -31,6 +31,10 @@ from tests.line.conftest import (
 )
 from tests.pulse import VirtualHandset
 
+# Real-time sound through the virtual sound card: a loaded machine stretches it.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
+
 STAFF_HZ, FAMILY_HZ = 1000, 600
 MOST_TONE_S = 2.4  # the most 3 s of bursts (2 s of tone) can count as; see below
 

@@ -25,6 +25,10 @@ from tests.kamailio import Kamailio
 from tests.line.conftest import HUB_USER, Family, LineProcess, free_port, wait_until
 from tests.sipp import run_sipp
 
+# Floods of SIP traffic, timed: they load the machine and measure it.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
+
 FLOOD_CALLS, FLOOD_RATE = 2000, 200  # ten seconds of it
 
 

@@ -37,6 +37,10 @@ from tests.line.conftest import (
     wait_until,
 )
 
+# Timeouts and prompts are measured on the wall clock and in recordings.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
+
 
 def ended(family: Family, attempt: int, timeout: float = 30) -> CallAttempt:
     """The attempt's row once the line has written its end."""

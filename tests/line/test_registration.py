@@ -28,6 +28,10 @@ from hub.line.registration import (
 from hub.line.states import Registration, registration_words
 from tests.line.conftest import HUB_USER, PHONEHUB, LineProcess, wait_until
 
+# Registration retries are timed on the wall clock.
+# `make test` runs these by themselves, after the rest (see tests/conftest.py).
+pytestmark = pytest.mark.alone
+
 REREGISTER_S = 60.0
 
 
