@@ -46,6 +46,7 @@ from hub.numbers import Kind
 Transport = Literal["udp", "tcp", "tls"]
 CallerId = Literal["from", "from+pai", "from+ppi"]
 DialFormat = Literal["national", "e164"]
+Dtmf = Literal["auto", "rfc4733", "info"]
 PinFactory = Literal["", "mock", "lgpio", "rpigpio", "pigpio", "native"]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The nations with their own bank holidays, as [dialplan] nation names them.
@@ -86,6 +87,7 @@ class SipSection:
     caller_id: CallerId = field(metadata=setting(Choice(get_args(CallerId))))
     dial_format: DialFormat = field(metadata=setting(Choice(get_args(DialFormat))))
     reregister_s: int = field(metadata=setting(Integer(5, 3600)))
+    dtmf: Dtmf = field(metadata=setting(Choice(get_args(Dtmf))))
 
     @property
     def effective_domain(self) -> str:

@@ -45,6 +45,14 @@ class Mute:
 
 
 @dataclass
+class Keys:
+    """Send ``keys`` (checked: 0-9, *, #, A-D) into the answered call."""
+
+    keys: str
+    done: Future[None] = field(default_factory=Future)
+
+
+@dataclass
 class HandsetChanged:
     """The handset watch's verdict: what is wrong with the handset, or None."""
 
@@ -52,4 +60,4 @@ class HandsetChanged:
     done: Future[None] = field(default_factory=Future)
 
 
-Command = Dial | Hangup | Voicemail | Mute | HandsetChanged
+Command = Dial | Hangup | Voicemail | Mute | Keys | HandsetChanged

@@ -42,6 +42,7 @@ class Service(Protocol):
     def hangup(self) -> dict[str, Any]: ...
     def voicemail(self) -> dict[str, Any]: ...
     def mute(self, on: bool) -> dict[str, Any]: ...
+    def keys(self, keys: str) -> dict[str, Any]: ...
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -156,6 +157,8 @@ class ControlServer(socketserver.UnixStreamServer):
                 return {"ok": True, **self.service.voicemail()}
             if command == "mute":
                 return {"ok": True, **self.service.mute(_flag(request["on"]))}
+            if command == "keys":
+                return {"ok": True, **self.service.keys(str(request["keys"]))}
         except DialRefused as exc:
             return {"ok": False, "error": str(exc), "reason": exc.reason}
         except (LineError, PhoneHubError) as exc:

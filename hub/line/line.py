@@ -29,9 +29,10 @@ from hub.exceptions import LineError
 from hub.line.account import HubAccount, account_config, invite_param
 from hub.line.audio import CallAudio, Prompts
 from hub.line.call import HubCall, call_event, remote_ending, timed_out
-from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Mute, Voicemail
+from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Keys, Mute, Voicemail
 from hub.line.events import EventBus
 from hub.line.handset import NOT_PLUGGED_IN, HandsetWatch, handset_state
+from hub.line.keys import send_keys
 from hub.line.refusals import Refusals
 from hub.line.registration import Binding
 from hub.line.settings import sound_settings, stack_settings
@@ -217,6 +218,10 @@ class Line:
             self.audio.leave_voicemail(self.call)
         elif isinstance(command, Mute):
             self.audio.mute(self.call, command.on)
+        elif isinstance(command, Keys):
+            if self.call is None or self.call.answered_at is None:
+                raise LineError("Keys can be sent only while a call is answered.")
+            send_keys(self.call, command.keys, self.config.sip.dtmf)
         else:
             self._handset_changed(command.problem)
 

@@ -3,8 +3,9 @@
 It registers with a registrar as a given number (or just listens on an address),
 rings for a while, answers, speaks a greeting, and records what it hears to a
 WAV per call. Every INVITE it receives is logged in full, one JSON object per
-line, with the calls' ends and recordings, so staff training, ``phonehub demo``
-and the tests can see exactly what a parent's phone would have seen.
+line, with the keys pressed at it (a menu would hear them), the calls' ends and
+recordings, so staff training, ``phonehub demo`` and the tests can see exactly
+what a parent's phone would have seen.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from hub.line.sip import (
 
 log = logging.getLogger(__name__)
 
+# pjmedia_stream_dtmf_event_flags: a key already reported, held longer.
+DTMF_IS_UPDATE = 1
 GREETING = "Hello, you're through to the practice line. I'm a pretend parent. Go ahead."
 
 
@@ -81,6 +84,12 @@ class _Call(pj.Call):
                 recording=str(self.recording) if self.recorder is not None else None,
             )
             self.owner.forget(self)
+
+    def onDtmfEvent(self, prm: pj.OnDtmfEventParam) -> None:
+        if prm.flags & DTMF_IS_UPDATE:  # the key already reported, held for longer
+            return
+        method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
+        self.owner.record("dtmf", call=self.number, key=prm.digit, method=method)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         media = audio_media(self)

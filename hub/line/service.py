@@ -18,7 +18,8 @@ from hub import calls, guard, users
 from hub.config import Config
 from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError
-from hub.line.commands import Dial, Hangup, Mute, Voicemail
+from hub.line.commands import Dial, Hangup, Keys, Mute, Voicemail
+from hub.line.keys import checked_keys
 from hub.line.line import Line
 from hub.models import (
     CallAttempt,
@@ -169,6 +170,12 @@ class LineService:
         """Stop (or restart) sending the handset's microphone to the family."""
         self.line.submit(Mute(on))
         return {"muted": on}
+
+    def keys(self, keys: str) -> dict[str, Any]:
+        """Send keys into the answered call (a menu's choice, an extension, a PIN)."""
+        checked = checked_keys(keys)
+        self.line.submit(Keys(checked))
+        return {"sent": len(checked)}
 
 
 def _with_what_the_guard_reads(session: Session, attempt_id: int) -> tuple[Any, ...] | None:

@@ -40,6 +40,7 @@ from hub.users import hash_password
 from tests.kamailio import Kamailio
 from tests.kamailio import free_port as _free_port
 from tests.processes import end
+from tests.sipp import SippCallee
 
 SCHOOL = "Northfield School"
 SCHOOL_NUMBER = "01632 960000"
@@ -314,6 +315,15 @@ class Family:
             assert attempt is not None
             session.expunge(attempt)
             return attempt
+
+
+def line_to(make_line: Callable[..., LineProcess], far_end: SippCallee, **line: int
+            ) -> LineProcess:  # fmt: skip
+    """A running line whose trunk (an IP-authenticated one, no registrar) is ``far_end``."""
+    started = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"},
+                        line=line)  # fmt: skip
+    started.start(wait_for="not_needed")
+    return started
 
 
 @pytest.fixture

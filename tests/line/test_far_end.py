@@ -12,7 +12,7 @@ from pathlib import Path
 from hub.calls import ending_words
 from hub.db import open_database
 from hub.models import EndReason
-from tests.line.conftest import PHONEHUB, Family, wait_until
+from tests.line.conftest import PHONEHUB, Family, line_to, wait_until
 from tests.sipp import SippCallee
 
 
@@ -21,14 +21,6 @@ def place_test_call(line, number: str = "07700 900123") -> subprocess.CompletedP
     return subprocess.run([*PHONEHUB, "--config", str(line.config_path), "test-call", number,
                            "--as", "it@school.example"],
                           capture_output=True, text=True, timeout=90)  # fmt: skip
-
-
-def line_to(make_line, far_end: SippCallee, **line: int):
-    """A running line whose trunk (an IP-authenticated one, no registrar) is ``far_end``."""
-    started = make_line(None, sip={"domain": "127.0.0.1", "proxy": f"sip:{far_end.address}"},
-                        line=line)  # fmt: skip
-    started.start(wait_for="not_needed")
-    return started
 
 
 def test_a_test_call_that_does_not_connect_exits_non_zero(make_line, tmp_path: Path):

@@ -203,12 +203,12 @@ def test_a_colleague_cannot_end_mute_or_message_your_call(
     colleague = browser.new_context(ignore_https_errors=True).new_page()
     sign_in(colleague, panel.url, COLLEAGUE)
     token = colleague.locator('meta[name="csrf-token"]').get_attribute("content")
-    for command in ("hangup", "mute", "voicemail"):
+    for command in ("hangup", "mute", "voicemail", "keys"):
         answer = colleague.evaluate(
             """async ([command, token]) => {
                  const r = await fetch("/desk/" + command, {method: "POST",
                    headers: {"Content-Type": "application/json", "X-CSRFToken": token},
-                   body: JSON.stringify({on: true})});
+                   body: JSON.stringify({on: true, keys: "1"})});
                  return [r.status, (await r.json()).error];
                }""",
             [command, token],

@@ -74,7 +74,9 @@ def reachable_by_tab(page: Page) -> list[str]:
     return names
 
 
-def test_the_call_controls_are_there_only_while_a_call_is_up(desk: Page, hub_line: LineProcess):
+def test_the_call_controls_are_there_only_while_a_call_is_up(
+    desk: Page, hub_line: LineProcess, practice_line: PracticeLineProcess
+):
     for name in CONTROLS:
         expect(control(desk, name)).to_be_hidden()
     reached = reachable_by_tab(desk)
@@ -86,10 +88,18 @@ def test_the_call_controls_are_there_only_while_a_call_is_up(desk: Page, hub_lin
     for name in CONTROLS:
         expect(control(desk, name)).to_be_visible()
     expect(desk.get_by_role("status")).to_have_text(re.compile("Connected"), timeout=20_000)
+    # The keypad sends each key into the call as it is pressed: the far end hears them.
+    desk.get_by_text("Keypad", exact=True).click()
+    for key in ("1", "2", "hash"):
+        desk.get_by_role("button", name=key, exact=True).click()
+    expect(desk.locator(".keys-sent")).to_have_text("Sent: 12#")
+    heard = wait_until(lambda: len(keys := practice_line.events("dtmf")) >= 3 and keys)
+    assert [event["key"] for event in heard] == ["1", "2", "#"]
     control(desk, "Hang up").click()
     expect(desk.get_by_role("status")).to_have_text(re.compile("Ended"), timeout=15_000)
     for name in CONTROLS:
         expect(control(desk, name)).to_be_hidden()
+    expect(desk.get_by_role("button", name="hash", include_hidden=True)).to_be_hidden()
     expect(desk.get_by_role("button", name=re.compile("Practice call"))).to_be_focused()
     assert not desk.get_by_text("There is no call").is_visible()
 

@@ -116,10 +116,18 @@ def mute() -> tuple[dict[str, Any], int]:
     return _ask("mute", on=payload.get("on") is True)
 
 
+@bp.route("/keys", methods=["POST"])
+@roles(*ANYONE)
+def keys() -> tuple[dict[str, Any], int]:
+    """Send keys into the answered call: a parent's work extension, a service's menu."""
+    payload = request.get_json(silent=True) or {}
+    return _ask("keys", keys=str(payload.get("keys", "")))
+
+
 def _ask(command: str, **fields: Any) -> tuple[dict[str, Any], int]:
     """Send ``command`` about the call on the line, if that call is this person's."""
     live = call_on_line()
-    # Only whoever made a call may end, mute or message it; the line would obey anyone.
+    # Only whoever made a call may end, mute, key or message it; the line would obey anyone.
     if live is not None and not calls.may_control(live.attempt, signed_in()):
         return {"error": NOT_YOUR_CALL}, 403
     try:

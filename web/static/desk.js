@@ -12,6 +12,9 @@
   const hangup = controls.querySelector(".hangup");
   const mute = controls.querySelector(".mute");
   const voicemail = controls.querySelector(".voicemail");
+  const keypad = panel.querySelector(".keypad");
+  const keys = keypad.querySelectorAll("button.key");
+  const keysSent = keypad.querySelector(".keys-sent");
   const outcome = card.querySelector("form.outcome");
   const error = card.querySelector(".desk-error");
   const practice = card.querySelector("button.practice");
@@ -21,6 +24,8 @@
   let answeredAt = null;
   let following = null;
   let ticking = null;
+  let sent = "";  // the keys sent into this call, as the keypad shows them
+  let sending = Promise.resolve();
 
   const post = async (url, body) => {
     const response = await fetch(url, {
@@ -37,6 +42,9 @@
     panel.dataset.attempt = attempt;
     panel.hidden = false;
     controls.hidden = false;
+    keypad.hidden = false;
+    keysSent.textContent = "";
+    sent = "";
     practiceNote.hidden = !isPractice;
     dialButtons.forEach((b) => { b.disabled = true; });
     if (!isPractice) {
@@ -50,6 +58,7 @@
     following = null;
     state.textContent = `Ended: ${reason}`;
     controls.hidden = true;
+    keypad.hidden = true;
     if (!outcome.hidden) {
       outcome.querySelector('input[name="outcome"]').focus();
     } else {  // a practice call: nothing to record, so another call may be made
@@ -69,6 +78,7 @@
   const show = (now) => {
     if (now.state === "ended") { stopTimer(); callEnded(now.ended || "call ended"); return; }
     mute.disabled = voicemail.disabled = now.state !== "connected";
+    keys.forEach((key) => { key.disabled = now.state !== "connected"; });
     if (now.voicemail === "playing") {
       stopTimer();
       state.textContent = "Leaving the school's message…";
@@ -172,6 +182,18 @@
     mute.setAttribute("aria-pressed", String(data.muted));
     mute.textContent = data.muted ? "Unmute (the family can't hear you)" : "Mute";
   });
+  // The keypad: each key goes into the call as it is pressed, like a phone's. Presses
+  // queue, one request at a time, so quick ones reach the line in the order pressed.
+  const sendKey = async (key) => {
+    const { ok, data } = await post("/desk/keys", { keys: key });
+    if (!ok) { showError(data.error); return; }
+    showError("");
+    sent = (sent + key).slice(-32);
+    keysSent.textContent = `Sent: ${sent}`;
+  };
+  keys.forEach((key) => key.addEventListener("click", () => {
+    sending = sending.then(() => sendKey(key.dataset.key));
+  }));
   voicemail.addEventListener("click", async () => {
     const { ok, data } = await post("/desk/voicemail");
     if (!ok) showError(data.error);
