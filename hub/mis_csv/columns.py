@@ -32,6 +32,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "form": (
         "form", "reg group", "registration group", "tutor group", "form group", "class",
     ),
+    "home_language": (
+        "home language", "first language", "main language", "language", "pupil home language",
+        "pupil first language", "language spoken at home", "home language code",
+        "first language code", "preferred language",
+    ),
     "vulnerable": (
         "vulnerable", "vulnerable pupil", "is vulnerable",
     ),

@@ -41,6 +41,7 @@ class ContactRow:
     preferred_times: str | None
     numbers: tuple[tuple[str, Number], ...]  # (label, number), in the order to try them
     key_adult: str | None = None  # the email of the member of staff who knows the pupil best
+    home_language: str = ""  # as the MIS writes it ("Polish", "POL"): hub.languages reads it
 
     @property
     def contact_key(self) -> str:
@@ -145,6 +146,7 @@ class RowChecker:
             surname=surname,
             year=_year(get("year") or ""),
             form=get("form") or "",
+            home_language=(get("home_language") or "")[:64],
             vulnerable=vulnerable,
             flags=flags,
             contact_id=contact_id,

@@ -8,7 +8,8 @@ Each module holds one part of the schema: ``base`` (the declarative base, UTC
 timestamps, enums stored by value), ``people`` (households, pupils, guardians and
 their numbers), ``staff`` (accounts, sessions, invites), ``calendar`` (the school's terms and
 holidays), ``campaigns`` (queues,
-entries, pupil notes), ``calls`` (hubs, call attempts, concerns) and ``audit``.
+entries, pupil notes), ``calls`` (hubs, call attempts, concerns), ``speech`` (spoken
+messages in families' languages) and ``audit``.
 Everything is imported from here, which also makes sure every table is on
 ``Base.metadata`` before Alembic compares it with the database.
 """
@@ -26,6 +27,7 @@ from hub.models.campaigns import (
     Purpose,
 )
 from hub.models.people import Guardian, Household, PhoneNumber, Pupil, PupilContact
+from hub.models.speech import SpokenMessage
 from hub.models.staff import (
     Invite,
     LoginFailure,
@@ -61,6 +63,7 @@ __all__ = [
     "Purpose",
     "RecoveryCode",
     "Role",
+    "SpokenMessage",
     "StaffUser",
     "UTCDateTime",
     "WebSession",

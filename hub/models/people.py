@@ -41,6 +41,8 @@ class Pupil(Base):
     surname: Mapped[str] = mapped_column(String(100))
     year: Mapped[str] = mapped_column(String(8), default="")
     form: Mapped[str] = mapped_column(String(32), default="")
+    # The home or first language as the MIS wrote it ("Polish", "POL"); see hub.languages.
+    home_language: Mapped[str] = mapped_column(String(64), default="", server_default="")
     vulnerable: Mapped[bool] = mapped_column(Boolean, default=False)
     # Other flags from the MIS ("SEN", "PP", …), sorted and comma-separated.
     flags: Mapped[str] = mapped_column(String(255), default="")

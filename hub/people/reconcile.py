@@ -292,7 +292,7 @@ class Reconciliation:
             assert pupil is not None
             return pupil
         values: dict[str, Any] = {"forename": row.forename, "surname": row.surname}
-        for name in ("year", "form"):
+        for name in ("year", "form", "home_language"):
             if name in self.columns:
                 values[name] = getattr(row, name)
         if row.vulnerable is not None:
@@ -302,8 +302,8 @@ class Reconciliation:
         if "key_adult" in self.columns:
             values["key_adult_id"] = self._key_adult(row)
         if pupil is None:
-            defaults = {"mis_id": row.pupil_id, "year": "", "form": "", "vulnerable": False,
-                        "flags": "", "key_adult_id": None}  # fmt: skip
+            defaults = {"mis_id": row.pupil_id, "year": "", "form": "", "home_language": "",
+                        "vulnerable": False, "flags": "", "key_adult_id": None}  # fmt: skip
             pupil = Pupil(defaults | values, household)
             household.pupils.add(pupil)
             self.writes.new["pupils"].append(pupil)

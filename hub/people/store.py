@@ -29,8 +29,8 @@ _GUARDIANS: Table = models.Guardian.__table__  # type: ignore[assignment]
 _NUMBERS: Table = models.PhoneNumber.__table__  # type: ignore[assignment]
 _LINKS: Table = models.PupilContact.__table__  # type: ignore[assignment]
 
-_PUPIL_COLUMNS = ("mis_id", "forename", "surname", "year", "form", "vulnerable", "flags",
-                  "key_adult_id")  # fmt: skip
+_PUPIL_COLUMNS = ("mis_id", "forename", "surname", "year", "form", "home_language",
+                  "vulnerable", "flags", "key_adult_id")  # fmt: skip
 _GUARDIAN_COLUMNS = ("mis_contact_id", "name", "do_not_contact", "preferred_times")
 _NUMBER_COLUMNS = ("position", "label", "e164", "kind")
 _LINK_COLUMNS = ("relationship", "priority", "parental_responsibility")

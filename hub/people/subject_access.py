@@ -84,6 +84,7 @@ def family_data(session: Session, household: Household, *, recordings: Path, zon
                 "surname": p.surname,
                 "year": p.year,
                 "form": p.form,
+                "home_language": p.home_language,
                 "vulnerable": p.vulnerable,
                 "flags": p.flags,
                 "key_adult": staff.get(p.key_adult_id or 0),

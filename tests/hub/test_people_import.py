@@ -377,6 +377,24 @@ def test_column_names_are_matched_loosely(database):
     assert "Ignored columns: Some Other Column." in summary.lines()
 
 
+def _home_languages(database) -> dict[str, str]:
+    with database.session() as session:
+        return dict(session.execute(select(Pupil.mis_id, Pupil.home_language)).all())
+
+
+@pytest.mark.parametrize("column", ["Home Language", "First Language", "Language", "Main Language"])
+def test_a_pupils_home_language_is_read_from_any_of_its_usual_columns(database, column):
+    header = (*HEADER, column)
+    run(database, export((*ZOE_MUM, "Polish"), (*KAI_MUM, "POL"), header=header))
+    assert _home_languages(database) == {"A1": "Polish", "B1": "POL"}
+    # Read again with a change, and then from a file that has no such column: the
+    # change is taken, and a file that says nothing about it leaves it as it was.
+    run(database, export((*ZOE_MUM, "English"), (*KAI_MUM, "POL"), header=header))
+    assert _home_languages(database) == {"A1": "English", "B1": "POL"}
+    run(database, export(ZOE_MUM, KAI_MUM))
+    assert _home_languages(database) == {"A1": "English", "B1": "POL"}
+
+
 def _xlsx() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
