@@ -134,3 +134,19 @@ def may_need_interpreter(text: str | None) -> bool:
         return False
     language = language_of(text)
     return language is None or not language.english
+
+
+NOT_RECORDED = "not recorded"
+
+
+def families_by_language(households: Iterable[Iterable[str | None]]) -> list[tuple[str, int]]:
+    """How many families speak each language at home, most first ("not recorded" last).
+
+    Each household is given as its pupils' home languages, as the MIS wrote them.
+    """
+    counts: dict[str, int] = {}
+    for home_languages in households:
+        written = family_language(home_languages)
+        name = shown(written) if written is not None else NOT_RECORDED
+        counts[name] = counts.get(name, 0) + 1
+    return sorted(counts.items(), key=lambda item: (item[0] == NOT_RECORDED, -item[1], item[0]))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import audit, queues, users
+from hub import audit, languages, queues, users
 from hub.exceptions import QueueError
 from hub.models import (
     Campaign,
@@ -130,6 +130,9 @@ def _show(campaign: Campaign, typed: dict[int, str] | None = None) -> str:
                            progress=queues.progress(db(), campaign), staff=staff,
                            sharers=queues.sharing_staff(db(), campaign),
                            entries=entries, typed=typed or {},
+                           languages=languages.families_by_language(
+                               (p.home_language for p in e.household.pupils) for e in entries
+                           ),
                            held=queues.held_by_cadence(db(), campaign, now=utcnow()),
                            later_period=queues.later_period(campaign),
                            later=queues.outside_their_times(db(), campaign, utcnow(), zone),

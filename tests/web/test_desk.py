@@ -86,6 +86,44 @@ def test_the_desk_shows_who_and_why_but_never_a_full_number(app, accounts):
         assert not any(digits in page for digits in FULL_NUMBERS), path
 
 
+LANGUAGES_EXPORT = (
+    "UPN,Forename,Surname,Year,Form,Home Language,Contact Name,Relationship,Mobile\r\n"
+    "A1,Zoë,O'Brien,3,3B,English,Siân O'Brien,Mother,07700 900001\r\n"
+    "B1,Kai,Nowak,3,3A,POL,Farah Nowak,Mother,07700 900002\r\n"
+    "B2,Ola,Nowak,5,5A,English,Farah Nowak,Mother,07700 900002\r\n"
+    "C1,Ana,Silva,4,4A,,Rita Silva,Mother,07700 900003\r\n"
+    "D1,Ida,Kowalska,2,2A,Polish,Ewa Kowalska,Mother,07700 900004\r\n"
+)
+
+
+def test_the_card_gives_the_familys_home_language_and_the_campaign_counts_them(app, accounts):
+    with app.extensions["phonehub.db"].session() as session:
+        import_file(session, LANGUAGES_EXPORT.encode(), actor="test")
+    admin = app.test_client()
+    accounts.login(admin, accounts.add(Role.ADMIN))
+    campaign = new_campaign(admin)
+    page = admin.post(f"/campaigns/{campaign}/households",
+                      data={"everyone": "on", "csrf_token": csrf_token(admin, "/campaigns/")},
+                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    # The Nowaks' children differ (POL, English): the family is counted as Polish.
+    assert "Families' home languages: Polish 2, English 1, not recorded 1." in page
+    seen = {}
+    for teacher in ("Sam", "Kim", "Lee", "Max"):  # each is given a family of their own
+        staff = app.test_client()
+        accounts.login(staff, accounts.add(Role.STAFF, f"{teacher.lower()}@school.example"))
+        card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
+        family = re.search(r'<h2 id="household-heading">([^<]*)</h2>', card).group(1)
+        language = re.search(r'<p class="language">(.*?)</p>', card)
+        seen[html.unescape(family)] = language.group(1) if language else None
+    polish = "Home language: Polish — <strong>interpreter may be needed</strong>"
+    assert seen == {
+        "Zoë O'Brien": "Home language: English",
+        "Kai Nowak, Ola Nowak": polish,
+        "Ana Silva": None,
+        "Ida Kowalska": polish,
+    }
+
+
 def test_a_call_with_the_line_down_says_so_and_asks_for_an_outcome(app, accounts):
     admin, staff = school(app, accounts)
     with app.extensions["phonehub.db"].session() as session:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import calls, queues
+from hub import calls, languages, queues
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -134,6 +134,7 @@ def card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
         campaign=campaign,
         entry=entry,
         people=_people(family),
+        language=_language(family),
         history=queues.history(db(), family, viewer=user),
         pending=pending,
         call=_call_panel(live_call(user), pending),
@@ -142,6 +143,15 @@ def card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
         typed=typed or {},
         error=error,
     )
+
+
+def _language(family: Household) -> dict[str, Any] | None:
+    """The family's home language as the card shows it, and whether to think of an interpreter."""
+    written = languages.family_language(pupil.home_language for pupil in family.pupils)
+    if written is None:
+        return None
+    return {"name": languages.shown(written),
+            "interpreter": languages.may_need_interpreter(written)}  # fmt: skip
 
 
 def _call_panel(live: LiveCall | None, pending: CallAttempt | None) -> dict[str, Any] | None:
