@@ -137,10 +137,42 @@ def _audio(config: Config, devices: list[Device]) -> Check:
     return Check("audio", True, f"the handset is connected: {where}", listed)
 
 
-def _speech() -> Check:
+def _speech(config: Config) -> Check:
+    from hub import languages, spoken
+
     if shutil.which("espeak-ng") is None:
         return Check("speech", False, "espeak-ng is missing; run: sudo apt-get install espeak-ng")
-    return Check("speech", True, "espeak-ng is installed")
+    have = spoken.speakable()
+    others = [lang for lang in languages.LANGUAGES if not lang.english]
+    missing = [lang.name for lang in others if lang not in have]
+    details = [f"voices: {', '.join(lang.name for lang in have) or 'none'}"]
+    if missing:
+        details.append(f"no voice (those families hear English): {', '.join(missing)}")
+    unspoken = [languages.by_code(code).name for code in _written_languages(config)
+                if languages.by_code(code) not in have]  # fmt: skip
+    if unspoken:
+        return Check("speech", False, f"messages are written in {', '.join(unspoken)} but "
+                     "espeak-ng has no voice for it; run: sudo apt-get install espeak-ng-data",
+                     tuple(details))  # fmt: skip
+    return Check("speech", True, f"espeak-ng speaks English and {len(have)} of the "
+                 f"{len(others)} other languages families speak most", tuple(details))  # fmt: skip
+
+
+def _written_languages(config: Config) -> list[str]:
+    """The languages the school has written spoken messages in; none if the database is away."""
+    from sqlalchemy import select
+
+    from hub.db import open_database
+    from hub.models import SpokenMessage
+
+    try:
+        with (
+            open_database(config.database.url, migrate=False) as database,
+            database.session() as session,
+        ):
+            return list(session.scalars(select(SpokenMessage.language)))
+    except Exception:  # the database check says what is wrong with it
+        return []
 
 
 def _gpio(config: Config) -> Check:
@@ -210,7 +242,7 @@ def diagnose(config_path: str | None) -> list[Check]:
         first,
         _database(config),
         *_pjsua2(config),
-        _speech(),
+        _speech(config),
         _gpio(config),
         _registration(config),
         _disk(config),

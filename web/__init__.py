@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hub_status,
         people,
         security,
+        spoken,
         staff,
         times,
     )
@@ -70,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         campaigns.bp,
         audit_log.bp,
         calendar.bp,
+        spoken.bp,
         hub_status.bp,
         dsl.bp,
     ):

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import languages
 from hub.models import (
     AuditEvent,
     CallAttempt,
@@ -71,6 +72,8 @@ ACTIONS = {
     "concern.exported": "exported",
     "concern.erased": "erased",
     "calendar.imported": "imported the school calendar",
+    "spoken_message.saved": "saved the spoken messages in",
+    "spoken_message.removed": "removed the spoken messages in",
     "dsl.viewed": "opened the safeguarding page",
     "user.created": "created the account of",
     "user.updated": "changed the role or calling of",
@@ -238,6 +241,9 @@ def _about(event: AuditEvent, names: _Names) -> str:
     if kind == "pupil":
         pupil = names.pupils.get(key)
         return pupil.name if pupil else "a pupil no longer on record"
+    if kind == "language":
+        code = str(event.detail.get("language", ""))
+        return languages.shown(code) or "a language"
     return kind.replace("_", " ")
 
 

@@ -32,6 +32,7 @@ class Prompts:
 
     recording_notice: Path
     voicemail: Path
+    language: str = "en"  # ISO 639: what they are spoken in (hub.spoken)
 
 
 class AudioOwner(Protocol):
@@ -116,7 +117,7 @@ class CallAudio:
             self._play_message(call, media)
         elif call.recording_path is not None:
             # The parent hears the recording notice before anything is recorded.
-            call.player = Player(self.prompts.recording_notice, lambda: None)
+            call.player = Player((call.prompts or self.prompts).recording_notice, lambda: None)
             call.player.on_end = lambda: self._start_recording(call)
             call.player.startTransmit(media)
 
@@ -173,10 +174,12 @@ class CallAudio:
 
     def _play_message(self, call: HubCall, media: pj.AudioMedia) -> None:
         self._stop_player(call)
-        call.player = Player(self.prompts.voicemail, lambda: None)
+        prompts = call.prompts or self.prompts
+        call.player = Player(prompts.voicemail, lambda: None)
         call.player.startTransmit(media)
         call.player.on_end = lambda: self.owner.hang_up(call, EndReason.COMPLETED, "hub")
-        self.owner.publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing"})
+        self.owner.publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing",
+                            "language": prompts.language})  # fmt: skip
 
     def finish_playing(self, call: HubCall) -> None:
         """Once per turn: if the call's player has ended, let it go and do what follows it."""

@@ -9,12 +9,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pjsua2 as pj
 
 from hub.line.sip import Player, rx_packets
 from hub.models import EndReason
+
+if TYPE_CHECKING:  # hub.line.audio uses calls at run time
+    from hub.line.audio import Prompts
 
 
 class CallOwner(Protocol):
@@ -50,6 +53,7 @@ class HubCall(pj.Call):
         self.finished = False
         self.recording_path: Path | None = None
         self.play_message = False
+        self.prompts: Prompts | None = None  # in the family's language; None: the line's own
         self.prompted = False  # the message or the recording notice has been started
         self.player: Player | None = None
         self.recorder: pj.AudioMediaRecorder | None = None

@@ -9,6 +9,10 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.line.audio import Prompts
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Dial:
     callee: str  # the dial string, already in the trunk's format
     recording: Path | None = None
     play_message: bool = False  # a test call: play the school's message, then hang up
+    prompts: Prompts | None = None  # in the family's language; None: the line's own
     done: Future[None] = field(default_factory=Future)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from hardware.leds import StatusLights
+from hub import spoken
 from hub.config import Config
 from hub.db import open_database
 from hub.exceptions import LineError
@@ -37,8 +38,6 @@ from hub.line.line import Line
 from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
 from hub.line.service import LineService
 from hub.line.states import LineState, Registration
-from hub.numbers import format_for_people
-from hub.speech import SpeechCache
 from hub.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -46,22 +45,8 @@ log = logging.getLogger(__name__)
 
 def render_prompts(config: Config) -> Prompts:
     """Render (or find in the cache) the recording notice and the voicemail message."""
-    speech = SpeechCache(
-        Path(config.hub.data_dir) / "speech", config.speech.voice, config.speech.rate
-    )
-    message = config.speech.voicemail_message.format(
-        school=config.school.name, number=_spoken_number(config.school.number)
-    )
-    return Prompts(
-        recording_notice=speech.render(config.speech.recording_notice),
-        voicemail=speech.render(message),
-    )
-
-
-def _spoken_number(e164: str) -> str:
-    # "0 1 6 3 2, 9 6 0 …": digits one by one, grouped as people write them.
-    groups = format_for_people(e164).split()
-    return ", ".join(" ".join(group) for group in groups)
+    english = spoken.english(config)
+    return Prompts(english.recording_notice, english.voicemail, english.language)
 
 
 def _check(config: Config) -> None:

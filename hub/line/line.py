@@ -261,6 +261,7 @@ class Line:
         call = HubCall(self, self.account, command.attempt_id)
         call.recording_path = command.recording
         call.play_message = command.play_message
+        call.prompts = command.prompts
         try:
             call.makeCall(f"sip:{command.callee}@{self.domain}{self.stack.uri_params()}", param)
         except pj.Error as exc:

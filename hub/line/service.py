@@ -7,6 +7,7 @@ through the dial guard. Only an admin's test call carries a typed-in number.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import calls, guard, users
+from hub import calls, guard, spoken, users
 from hub.config import Config
 from hub.db import Database
-from hub.exceptions import ControlError, DialRefused, LineError
+from hub.exceptions import ControlError, DialRefused, LineError, SpeechError
+from hub.line.audio import Prompts
 from hub.line.commands import Dial, Hangup, Keys, Mute, Voicemail
 from hub.line.keys import checked_keys
 from hub.line.line import Line
@@ -30,6 +32,8 @@ from hub.models import (
     StaffUser,
 )
 from hub.numbers import format_for_trunk
+
+log = logging.getLogger(__name__)
 
 
 class LineService:
@@ -85,6 +89,7 @@ class LineService:
                     number = guard.check_attempt(session, self.plan, attempt)
                     entry = attempt.entry
                     recording = entry is not None and entry.campaign.recording
+                    prompts = self._family_prompts(session, attempt.household_id)
             except DialRefused:
                 session.commit()  # the guard's audit line and closed attempt
                 raise
@@ -93,8 +98,20 @@ class LineService:
             session.expunge(attempt)
             session.commit()
             session.add(attempt)
-            self._place(session, attempt, Dial(attempt_id, self._callee(number.e164), path))
+            dial = Dial(attempt_id, self._callee(number.e164), path, prompts=prompts)
+            self._place(session, attempt, dial)
         return {"attempt": attempt_id}
+
+    def _family_prompts(self, session: Session, household_id: int | None) -> Prompts | None:
+        """The messages in the family's home language, if the school has written them."""
+        try:
+            found = spoken.for_household(session, self.config, household_id)
+        except SpeechError as exc:
+            log.warning("the family's language could not be spoken (%s); English instead", exc)
+            return None
+        if found is None:
+            return None
+        return Prompts(found.recording_notice, found.voicemail, found.language)
 
     def test_call(self, number_text: str, as_email: str) -> dict[str, Any]:
         """An admin's test call to a number typed in, e.g. IT's own mobile."""

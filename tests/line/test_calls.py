@@ -13,9 +13,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from hub import spoken
+from hub.config import load_config
 from hub.db import open_database
 from hub.line.call import call_event, remote_ending, timed_out
-from hub.models import AuditEvent, EndReason
+from hub.models import AuditEvent, EndReason, PhoneNumber, Pupil, StaffUser
 from tests.line.conftest import (
     FAMILY_NUMBER,
     PHONEHUB,
@@ -171,6 +173,40 @@ def test_leaving_a_message_plays_it_into_the_answering_machine_and_hangs_up(
     heard, loudness = wav_facts(Path(saved[0]["recording"]))
     assert loudness > 300
     assert abs(heard - prompt_seconds(hub_line)) < 2.5
+
+
+POLISH_MESSAGE = "Dzień dobry, tu {school}. Wszystko w porządku."
+POLISH_NOTICE = "Ta rozmowa może być nagrywana."
+
+
+def test_a_polish_family_hears_the_schools_own_polish_message(
+    hub_line: LineProcess, practice_line: PracticeLineProcess, family: Family
+):
+    number = family.number("+447700900123")
+    with family.database.session() as session:
+        household = session.get(PhoneNumber, number).guardian.household
+        session.add(Pupil(mis_id="P1", forename="Kai", surname="Nowak", household=household,
+                          home_language="POL"))  # fmt: skip
+        staff = session.scalar(select(StaffUser).where(StaffUser.email == STAFF_EMAIL))
+        config = load_config(hub_line.config_path)
+        polish = spoken.save(session, config, "pl", POLISH_MESSAGE, POLISH_NOTICE, actor=staff)
+    english = wav_facts(spoken.english(config).voicemail)[0]
+    polish_s = wav_facts(polish.voicemail)[0]
+    assert english - polish_s > 4  # so the recording can only be the one or the other
+
+    attempt = family.attempt(number)
+    events = hub_line.client.events()
+    next(events)
+    hub_line.client.request("dial", attempt=attempt)
+    wait_until(lambda: family.row(attempt).answered_at, what="an answer")
+    hub_line.client.request("voicemail")
+    played = next(e for e in events if e and e.get("event") == "voicemail")
+    assert played["language"] == "pl"
+    wait_until(lambda: family.row(attempt).ended_at, timeout=40)
+    saved = wait_until(lambda: practice_line.events("saved"), what="the practice recording")
+    heard, loudness = wav_facts(Path(saved[0]["recording"]))
+    assert loudness > 300
+    assert abs(heard - polish_s) < 2.5, (heard, polish_s, english)
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
 
+from hub.db import open_database
+from hub.models import SpokenMessage
 from tests.line.conftest import PHONEHUB, LineProcess
 from tests.pulse import VirtualHandset
 
@@ -34,6 +37,20 @@ def test_a_healthy_hub_is_all_ok(hub_line: LineProcess):
                      "disk", "clock"]  # fmt: skip
     assert all(line.startswith("OK") for line in lines)
     assert "registered" in lines[names.index("registration")]
+    # Which of the families' languages espeak-ng can speak, and which not.
+    assert re.search(r"^ +voices: .*\bPolish\b", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^ +no voice \(those families hear English\): .*\bSomali\b",
+                     result.stdout, re.MULTILINE), result.stdout  # fmt: skip
+
+    # Messages written in a language with no voice here: families would hear English.
+    with open_database(hub_line.database_url) as database, database.session() as session:
+        session.add(SpokenMessage(language="so", voicemail_message="Salaan.",
+                                  recording_notice="Salaan."))  # fmt: skip
+    failed = [line for line in checks(doctor(hub_line.config_path)) if line.startswith("FAIL")]
+    assert failed == [
+        "FAIL  speech        messages are written in Somali but espeak-ng has no voice for it; "
+        "run: sudo apt-get install espeak-ng-data"
+    ]
 
 
 def test_a_broken_config_is_one_fail_line_with_the_fix(tmp_path):
