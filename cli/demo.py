@@ -77,7 +77,7 @@ ring_timeout_s = 30
 
 # The demo may be tried at any hour, on any day.
 [dialplan]
-calling_hours = "00:00-23:59"
+calling_hours = "00:00-24:00"
 calling_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 school_days_only = false
 

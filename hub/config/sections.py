@@ -183,7 +183,8 @@ class DialplanSection:
     def calling_window(self) -> tuple[time, time]:
         """The start and end of calling_hours."""
         start, end = self.calling_hours.split("-")
-        return time.fromisoformat(start), time.fromisoformat(end)
+        # "24:00", the end of the day, is the last moment a time can be.
+        return time.fromisoformat(start), time.max if end == "24:00" else time.fromisoformat(end)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -173,11 +173,11 @@ class PathSetting(Setting):
 
 
 class TimeRange(Setting):
-    """A daily window on the 24-hour clock, "HH:MM-HH:MM"."""
+    """A daily window on the 24-hour clock, "HH:MM-HH:MM"; it may end at "24:00", midnight."""
 
     def convert(self, value: object) -> str:
         text = _text(value)
-        if not re.fullmatch(f"{_CLOCK}-{_CLOCK}", text):
+        if not re.fullmatch(f"{_CLOCK}-(?:{_CLOCK}|24:00)", text):
             raise ValueError(f'must be HH:MM-HH:MM, like "08:00-19:00", not {as_toml(text)}')
         start, end = text.split("-")
         if start >= end:

@@ -49,7 +49,8 @@ class DialPlan:
     def calling_hours(self) -> str:
         """When calls may be made, as a person says it: "Monday to Friday, 08:00 to 19:00"."""
         start, end = self.calling_window
-        return f"{_days(self.calling_days)}, {start:%H:%M} to {end:%H:%M}"
+        until = "24:00" if end == time.max else f"{end:%H:%M}"
+        return f"{_days(self.calling_days)}, {start:%H:%M} to {until}"
 
 
 def _days(days: frozenset[int]) -> str:

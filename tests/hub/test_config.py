@@ -332,6 +332,10 @@ def test_sip_domain_wins_over_the_registrar_host():
             'dialplan.calling_hours: must end later than it starts, not "19:00-08:00"',
         ),
         (
+            '[dialplan]\ncalling_hours = "24:00-08:00"',
+            'dialplan.calling_hours: must be HH:MM-HH:MM, like "08:00-19:00", not "24:00-08:00"',
+        ),
+        (
             '[database]\nurl = "mysql://hub:secret@db/phonehub"',
             "database.url: must start with sqlite:///, postgresql:// or postgresql+psycopg://,"
             ' not "mysql://hub:********@db/phonehub"',

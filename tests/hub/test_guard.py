@@ -415,6 +415,18 @@ def test_calls_inside_the_window_are_allowed(database, now):
     assert dial(database, now=now).number == Number(MOBILE, Kind.MOBILE)
 
 
+def test_hours_that_end_at_24_00_take_in_the_last_minute_of_the_day(database):
+    # "00:00-23:59" left out 23:59 to midnight: a test at that minute was refused.
+    plan = replace(PLAN, calling_window=(time(0), time.max))
+    assert dial(database, plan=plan, now=at(WEDNESDAY, "23:59:30")).number is not None
+    assert DialPlan.from_config(
+        parse_config('[dialplan]\ncalling_hours = "00:00-24:00"')
+    ).calling_window == (time(0), time.max)
+    assert replace(plan, calling_days=frozenset(range(7))).calling_hours == (
+        "every day, 00:00 to 24:00"
+    )
+
+
 def test_an_international_number_is_dialled_when_allowed(database):
     result = dial(
         database, set_to("number", "e164", FOREIGN), plan=replace(PLAN, international=True)

@@ -182,7 +182,7 @@ class LineProcess:
             "sip": {"bind": f"127.0.0.1:{self.sip_port}", "rtp_ports": self.rtp_ports},
             "line": {"control_socket": str(self.socket), "ring_timeout_s": 20,
                      "rtp_timeout_s": 8},
-            "dialplan": {"calling_hours": "00:00-23:59",
+            "dialplan": {"calling_hours": "00:00-24:00",
                          "calling_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                          "school_days_only": False},
             "gpio": {"pin_factory": "mock"},
