@@ -192,7 +192,9 @@
     keysSent.textContent = `Sent: ${sent}`;
   };
   keys.forEach((key) => key.addEventListener("click", () => {
-    sending = sending.then(() => sendKey(key.dataset.key));
+    // A key that could not be sent (the hub unreachable) says so and never blocks the next.
+    sending = sending.then(() => sendKey(key.dataset.key))
+      .catch(() => showError("That key could not be sent; check the hub is reachable and press it again."));
   }));
   voicemail.addEventListener("click", async () => {
     const { ok, data } = await post("/desk/voicemail");
