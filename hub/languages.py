@@ -80,14 +80,19 @@ _TABLE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 LANGUAGES: tuple[Language, ...] = tuple(Language(c, n, v) for c, n, v, _ in _TABLE)
 ENGLISH = LANGUAGES[0]
 _BY_CODE = {language.code: language for language in LANGUAGES}
-_BY_KEY: dict[str, Language] = {}
-for _code, _name, _voice, _aliases in _TABLE:
-    for _alias in (_code, _name, *_aliases):
-        _BY_KEY.setdefault(re.sub(r"[^a-z]+", " ", _alias.lower()).strip(), _BY_CODE[_code])
 
 
 def _key(text: str) -> str:
+    """How a language's name is looked up: lower case, letters only ("Polish (Polski)" →
+    "polish polski")."""
     return re.sub(r"[^a-z]+", " ", text.lower()).strip()
+
+
+_BY_KEY: dict[str, Language] = {
+    _key(alias): _BY_CODE[code]
+    for code, name, _, aliases in reversed(_TABLE)  # the first language to claim a key keeps it
+    for alias in (code, name, *aliases)
+}
 
 
 def language_of(text: str | None) -> Language | None:

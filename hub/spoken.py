@@ -7,7 +7,7 @@ voice, where this hub's espeak-ng has one. A family whose home language has word
 hears it; every other family hears English.
 
     prompts = spoken.for_household(session, config, household_id)
-    prompts.language, prompts.recording_notice, prompts.voicemail  # "pl", Path, Path
+    prompts.recording_notice, prompts.voicemail, prompts.language  # Path, Path, "pl"
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ class WordingError(PhoneHubError):
 
 
 @dataclass(frozen=True)
-class Spoken:
-    """A language's two prompts, rendered as WAV files."""
+class Prompts:
+    """A language's two prompts, rendered as 16 kHz WAV files; what the line plays."""
 
-    language: str  # ISO 639 code: "en", "pl"
     recording_notice: Path
     voicemail: Path
+    language: str = "en"  # ISO 639: what they are spoken in
 
 
 @functools.cache
@@ -66,23 +66,23 @@ def speakable() -> list[languages.Language]:
     return [lang for lang in languages.LANGUAGES if not lang.english and lang.voice in have]
 
 
-def render(config: Config, language: languages.Language, notice: str, message: str) -> Spoken:
+def render(config: Config, language: languages.Language, notice: str, message: str) -> Prompts:
     """Both prompts in ``language``'s voice, rendered (or found in the cache)."""
     speech = SpeechCache(Path(config.hub.data_dir) / "speech", language.voice, config.speech.rate)
     # "0 1 6 3 2, 9 6 0 …": digits one by one, grouped as people write them.
     groups = format_for_people(config.school.number).split() if config.school.number else []
     spoken_number = ", ".join(" ".join(group) for group in groups)
     text = message.format(school=config.school.name, number=spoken_number)
-    return Spoken(language.code, speech.render(notice), speech.render(text))
+    return Prompts(speech.render(notice), speech.render(text), language.code)
 
 
-def english(config: Config) -> Spoken:
+def english(config: Config) -> Prompts:
     """The config's own prompts, in its voice: what every family hears unless told otherwise."""
     voice = languages.Language("en", "English", config.speech.voice)
     return render(config, voice, config.speech.recording_notice, config.speech.voicemail_message)
 
 
-def for_household(session: Session, config: Config, household_id: int | None) -> Spoken | None:
+def for_household(session: Session, config: Config, household_id: int | None) -> Prompts | None:
     """The prompts in the family's home language, if the school has wording for it.
 
     None when the family's language is English, unknown to the hub, has no wording,
@@ -127,7 +127,7 @@ def check_wording(voicemail_message: str, recording_notice: str) -> None:
 
 
 def save(session: Session, config: Config, code: str, voicemail_message: str,
-         recording_notice: str, *, actor: StaffUser) -> Spoken:  # fmt: skip
+         recording_notice: str, *, actor: StaffUser) -> Prompts:  # fmt: skip
     """Keep the school's wording for language ``code``, once espeak-ng has spoken it."""
     language = languages.by_code(code)
     if language.english:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,17 +21,9 @@ from hub.exceptions import LineError
 from hub.line.call import HubCall
 from hub.line.sip import Player, SipStack, audio_media, reason
 from hub.models import EndReason
+from hub.spoken import Prompts
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Prompts:
-    """Rendered speech prompts, as 16 kHz WAV files."""
-
-    recording_notice: Path
-    voicemail: Path
-    language: str = "en"  # ISO 639: what they are spoken in (hub.spoken)
 
 
 class AudioOwner(Protocol):

@@ -9,15 +9,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import pjsua2 as pj
 
 from hub.line.sip import Player, rx_packets
 from hub.models import EndReason
-
-if TYPE_CHECKING:  # hub.line.audio uses calls at run time
-    from hub.line.audio import Prompts
+from hub.spoken import Prompts
 
 
 class CallOwner(Protocol):

@@ -9,10 +9,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from hub.line.audio import Prompts
+from hub.spoken import Prompts
 
 
 @dataclass

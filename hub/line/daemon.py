@@ -28,7 +28,6 @@ from hub.line.attempts import (
     recover_interrupted,
     register_hub,
 )
-from hub.line.audio import Prompts
 from hub.line.commands import Hangup
 from hub.line.control import ControlServer
 from hub.line.events import EventBus
@@ -38,6 +37,7 @@ from hub.line.line import Line
 from hub.line.safe_mode import ADVICE, SafeModeService, start_flag
 from hub.line.service import LineService
 from hub.line.states import LineState, Registration
+from hub.spoken import Prompts
 from hub.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,7 @@ log = logging.getLogger(__name__)
 
 def render_prompts(config: Config) -> Prompts:
     """Render (or find in the cache) the recording notice and the voicemail message."""
-    english = spoken.english(config)
-    return Prompts(english.recording_notice, english.voicemail, english.language)
+    return spoken.english(config)
 
 
 def _check(config: Config) -> None:

@@ -27,7 +27,7 @@ import pjsua2 as pj
 from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.account import HubAccount, account_config, invite_param
-from hub.line.audio import CallAudio, Prompts
+from hub.line.audio import CallAudio
 from hub.line.call import HubCall, call_event, remote_ending, timed_out
 from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Keys, Mute, Voicemail
 from hub.line.events import EventBus
@@ -50,6 +50,7 @@ from hub.line.status import StatusBoard
 from hub.line.waker import WAKE, make_waker
 from hub.models import EndReason
 from hub.numbers import format_for_trunk
+from hub.spoken import Prompts
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from hub import calls, guard, spoken, users
 from hub.config import Config
 from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError, SpeechError
-from hub.line.audio import Prompts
 from hub.line.commands import Dial, Hangup, Keys, Mute, Voicemail
 from hub.line.keys import checked_keys
 from hub.line.line import Line
@@ -32,6 +31,7 @@ from hub.models import (
     StaffUser,
 )
 from hub.numbers import format_for_trunk
+from hub.spoken import Prompts
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +105,10 @@ class LineService:
     def _family_prompts(self, session: Session, household_id: int | None) -> Prompts | None:
         """The messages in the family's home language, if the school has written them."""
         try:
-            found = spoken.for_household(session, self.config, household_id)
+            return spoken.for_household(session, self.config, household_id)
         except SpeechError as exc:
             log.warning("the family's language could not be spoken (%s); English instead", exc)
             return None
-        if found is None:
-            return None
-        return Prompts(found.recording_notice, found.voicemail, found.language)
 
     def test_call(self, number_text: str, as_email: str) -> dict[str, Any]:
         """An admin's test call to a number typed in, e.g. IT's own mobile."""

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from hub.exceptions import LineError
-from hub.line.audio import CallAudio, Prompts
+from hub.line.audio import CallAudio
 from hub.models import EndReason
+from hub.spoken import Prompts
 
 PROMPTS = Prompts(Path("notice.wav"), Path("message.wav"))
 

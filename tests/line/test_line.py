@@ -15,7 +15,6 @@ from sqlalchemy import select
 from hub.config import load_config
 from hub.db import open_database
 from hub.exceptions import ControlError, DialRefused
-from hub.line.audio import Prompts
 from hub.line.events import EventBus
 from hub.line.line import Line
 from hub.line.sip import release_free_memory
@@ -27,6 +26,7 @@ from hub.models import (
     EntryState,
     utcnow,
 )
+from hub.spoken import Prompts
 from tests.baresip import Baresip
 from tests.line.conftest import (
     HUB_USER,
