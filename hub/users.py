@@ -94,7 +94,7 @@ def add(
 
 
 def disable(session: Session, email: str, *, actor: StaffUser | str) -> StaffUser:
-    """Deactivate an account so it can no longer sign in; its history stays."""
+    """Deactivate an account so it can no longer sign in; its history stays, its phone goes."""
     user = find(session, email)
     if user is None:
         raise UserError(f"There is no account for {normalise_email(email)}.")
@@ -102,6 +102,9 @@ def disable(session: Session, email: str, *, actor: StaffUser | str) -> StaffUse
         check_not_last_admin(session, user)
     if user.active:
         user.active = False
+        # Their own phone was for their calls alone: it goes with the account.
+        user.own_phone, user.own_phone_verified_at = "", None
+        user.own_phone_code_hash, user.own_phone_code_until = "", None
         audit.record(
             session,
             "user.disabled",

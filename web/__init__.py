@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dsl,
         errors,
         hub_status,
+        own_phone,
         people,
         security,
         spoken,
@@ -65,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     times.init_app(app)
     for blueprint in (
         account.bp,
+        own_phone.bp,
         desk.bp,
         staff.bp,
         people.bp,

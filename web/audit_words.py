@@ -40,6 +40,10 @@ ACTIONS = {
     "call.dialled": "called",
     "call.test_dialled": "made a test call",
     "call.practice": "made a practice call",
+    "call.own_phone_code": "had the hub ring their own phone with a code",
+    "own_phone.set": "gave their own phone's number",
+    "own_phone.confirmed": "confirmed their own phone with its code",
+    "own_phone.removed": "removed their own phone",
     "call.failed": "could not place a call",
     "call.interrupted": "call cut off when the line stopped",
     "dial.refused": "call stopped by the dial guard",
@@ -90,7 +94,8 @@ ACTIONS = {
 # Lines whose record is the member of staff who did it: naming them twice says nothing.
 ABOUT_THEMSELVES = {"user.signed_in", "user.signed_out", "user.invite_accepted",
                     "user.password_changed", "user.second_factor_enabled",
-                    "user.recovery_code_used"}  # fmt: skip
+                    "user.recovery_code_used", "own_phone.set", "own_phone.confirmed",
+                    "own_phone.removed"}  # fmt: skip
 # Who did it, when it was not a member of staff.
 ACTORS = {
     "system": "The hub",

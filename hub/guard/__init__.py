@@ -36,7 +36,14 @@ from hub.queues.campaigns import later_period
 from hub.queues.rules import CallerBar, as_utc, caller_bar
 from hub.school_days import SchoolCalendar
 
-__all__ = ["CALLER_REFUSALS", "DialPlan", "Refusal", "check_attempt", "check_test_call"]
+__all__ = [
+    "CALLER_REFUSALS",
+    "DialPlan",
+    "Refusal",
+    "check_attempt",
+    "check_own_phone_code",
+    "check_test_call",
+]
 
 # The queue's rule on who may call a campaign's families, as the guard refuses a dial.
 CALLER_REFUSALS = {
@@ -108,6 +115,31 @@ def check_test_call(
     except Refused as refused:
         raise _recorded(
             session, refused, actor=staff, hub_id=hub_id, detail={"test_call": True}
+        ) from None
+
+
+def check_own_phone_code(
+    session: Session, plan: DialPlan, staff: StaffUser, *, hub_id: int | None,
+    now: datetime | None = None,
+) -> None:  # fmt: skip
+    """May the hub ring ``staff``'s own phone to speak its code? DialRefused, recorded, if not.
+
+    Like a test call it reaches no family, so calling hours do not apply; the rate
+    limits do, so a stolen sign-in cannot make the hub ring a number over and over.
+    """
+    now = _utc(now)
+    try:
+        if not staff.active:
+            raise Refused(Refusal.STAFF_INACTIVE, "This account is no longer active.")
+        if not staff.own_phone:
+            raise Refused(Refusal.NO_OWN_PHONE, "Give your phone's number first.")
+        if staff.own_phone.startswith("+"):
+            _allowed_kind(plan, parse(staff.own_phone))
+        check_staff_rate(session, plan, staff.id, now, exclude=None)
+        check_hub_rate(session, plan, hub_id, now, exclude=None)
+    except Refused as refused:
+        raise _recorded(
+            session, refused, actor=staff, hub_id=hub_id, detail={"own_phone_code": True}
         ) from None
 
 

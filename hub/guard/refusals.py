@@ -17,6 +17,7 @@ class Refusal(enum.StrEnum):
     NOT_ADMIN = "not_admin"
     DO_NOT_CONTACT = "do_not_contact"
     NOT_A_NUMBER = "not_a_number"
+    NO_OWN_PHONE = "no_own_phone"
     INTERNATIONAL = "international"
     KIND_NOT_ALLOWED = "kind_not_allowed"
     CAMPAIGN_CLOSED = "campaign_closed"

@@ -43,6 +43,7 @@ class Service(Protocol):
     def voicemail(self) -> dict[str, Any]: ...
     def mute(self, on: bool) -> dict[str, Any]: ...
     def keys(self, keys: str) -> dict[str, Any]: ...
+    def own_phone_code(self, as_email: str) -> dict[str, Any]: ...
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -147,6 +148,8 @@ class ControlServer(socketserver.UnixStreamServer):
                     "ok": True,
                     **self.service.test_call(str(request["number"]), str(request["as"])),
                 }
+            if command == "own_phone_code":
+                return {"ok": True, **self.service.own_phone_code(str(request["as"]))}
             if command == "practice_call":
                 return {"ok": True, **self.service.practice_call(str(request["as"]))}
             if command == "fault":

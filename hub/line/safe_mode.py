@@ -43,4 +43,5 @@ class SafeModeService:
     def _refuse(self, *_args: object, **_kwargs: object) -> dict[str, Any]:
         raise LineError(ADVICE)
 
-    dial = test_call = practice_call = hangup = voicemail = mute = keys = report_fault = _refuse
+    dial = test_call = practice_call = own_phone_code = _refuse
+    hangup = voicemail = mute = keys = report_fault = _refuse

@@ -8,6 +8,7 @@ through the dial guard. Only an admin's test call carries a typed-in number.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import calls, guard, spoken, users
+from hub import calls, guard, own_phone, spoken, users
 from hub.config import Config
 from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError, SpeechError
@@ -29,11 +30,16 @@ from hub.models import (
     Guardian,
     PhoneNumber,
     StaffUser,
+    utcnow,
 )
 from hub.numbers import format_for_trunk
+from hub.speech import SpeechCache
 from hub.spoken import Prompts
 
 log = logging.getLogger(__name__)
+
+# A spoken code's file outlives the code (10 minutes) by a little, then goes.
+CODE_FILES_KEPT_S = 30 * 60
 
 
 class LineService:
@@ -127,6 +133,43 @@ class LineService:
             command = Dial(attempt.id, self._callee(number.e164), play_message=True)
             self._place(session, attempt, command)
         return {"attempt": attempt.id}
+
+    def own_phone_code(self, as_email: str) -> dict[str, Any]:
+        """Ring a member of staff's own phone, showing the school, and speak its code."""
+        with self._session() as session:
+            staff = users.find(session, as_email)
+            if staff is None:
+                raise ControlError(f"There is no account for {as_email}.")
+            try:
+                guard.check_own_phone_code(session, self.plan, staff, hub_id=self.hub_id)
+            except DialRefused:
+                session.commit()  # the guard's audit line
+                raise
+            code = own_phone.new_code(staff, utcnow())
+            try:
+                said = self._spoken_code(code)
+            except SpeechError as exc:
+                raise ControlError(f"The hub could not say the code: {exc}.") from exc
+            callee = staff.own_phone
+            if callee.startswith("+"):
+                callee = self._callee(callee)
+            attempt = self._new_attempt(session, staff)  # commits the code's hash too
+            dial = Dial(attempt.id, callee, play_message=True, prompts=said)
+            self._place(session, attempt, dial, action="call.own_phone_code")
+        return {"attempt": attempt.id}
+
+    def _spoken_code(self, code: str) -> Prompts:
+        """The code as the hub says it, twice, in a file that is gone within the hour."""
+        folder = Path(self.config.hub.data_dir) / "codes"
+        cutoff = time.time() - CODE_FILES_KEPT_S
+        for old in folder.glob("*.wav") if folder.exists() else ():
+            if old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+        digits = ", ".join(code)
+        text = (f"This is {self.config.school.name}'s phone hub. Your code is {digits}. "
+                f"Once more: {digits}.")  # fmt: skip
+        wav = SpeechCache(folder, self.config.speech.voice, self.config.speech.rate).render(text)
+        return Prompts(wav, wav)
 
     def practice_call(self, as_email: str) -> dict[str, Any]:
         """Ring the practice line, for staff to try the desk without a family."""

@@ -38,6 +38,13 @@ class StaffUser(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Their own phone, for calling from wherever they are (hub/own_phone.py): E.164 or an
+    # extension, used once a code the hub spoke to it is typed back; the code kept hashed.
+    own_phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    own_phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    own_phone_code_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    own_phone_code_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    own_phone_code_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RecoveryCode(Base):
