@@ -35,6 +35,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"registration: {registration_words(status)}")
         shown = f"{call['state']} (attempt {call['attempt']})" if call else "none"
         print(f"call:         {shown}")
+        for other in status.get("calls") or []:
+            if other.get("via") == "own_phone":
+                print(f"              {_through_own_phone(other)}")
         print(f"recording:    {'yes' if status.get('recording') else 'no'}")
         handset = status.get("handset", "unknown")
         if handset == "unplugged":
@@ -51,6 +54,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
             print(f"fault:        {status['fault']}")
         return 0
     return _test_call(client, args.number, args.as_email)
+
+
+def _through_own_phone(call: dict[str, Any]) -> str:
+    """One call through a member of staff's own phone, as ``phonehub status`` lists it."""
+    words = f"{call['state']} (attempt {call['attempt']}, through a member of staff's phone"
+    if call.get("interpreter"):
+        words += ", interpreter on"
+    return words + ")"
 
 
 def _log_to_stderr() -> None:

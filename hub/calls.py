@@ -33,6 +33,7 @@ from hub.models import (
     CallAttempt,
     CampaignEntry,
     EndReason,
+    Household,
     Outcome,
     Role,
     StaffUser,
@@ -68,6 +69,13 @@ ENDINGS = {
 HANDSET_UNPLUGGED = "the handset was unplugged; plug it back in and call again"
 NO_RESPONSE = "the phone system did not respond, so the call could not be placed"
 MESSAGE_LEFT = "the school's message was left"
+# A call from a member of staff's own phone that ended before the family was rung.
+NOT_RUNG = {
+    "staff_phone": "your phone was busy or did not answer, so the family was not rung",
+    "staff": "you hung up before the family was rung",
+}
+# Calls that end needing no outcome (see outcome_needed).
+NO_OUTCOME = frozenset({EndReason.REFUSED, EndReason.INTERRUPTED})
 # What was saved, as a confirmation or a list of calls says it.
 SAID = {
     Outcome.SPOKE_TO_PARENT: "spoke to a parent or carer",
@@ -104,6 +112,8 @@ def ending_words(end_reason: EndReason | None, ended_by: str | None) -> str | No
     """How a call ended, from the line's reason and who ended it, in words for staff."""
     if end_reason is EndReason.INTERRUPTED and ended_by == "handset":
         return HANDSET_UNPLUGGED
+    if end_reason is EndReason.INTERRUPTED and ended_by in NOT_RUNG:
+        return NOT_RUNG[ended_by]
     if end_reason is EndReason.COMPLETED and ended_by == "hub":
         return MESSAGE_LEFT  # the line hangs up once the school's message has played
     if end_reason is EndReason.FAILED and ended_by == "timeout":
@@ -122,6 +132,28 @@ def shown(attempt: CallAttempt) -> Shown:
         answered_at=attempt.answered_at,
         ended=ending_words(attempt.end_reason, attempt.ended_by) if ended else None,
     )
+
+
+def outcome_needed(end_reason: EndReason | None) -> bool:
+    """Whether staff must say how a call went: not if it was refused or never got going.
+
+    A refused dial never rang; an interrupted call (the hub stopped, the handset was
+    unplugged, the member of staff's own phone did not answer) leaves the family on the
+    card to call again.
+    """
+    return end_reason not in NO_OUTCOME
+
+
+def family_name(household: Household) -> str:
+    """'the Nowak family', or the pupils' names when they have different surnames."""
+    surnames = {pupil.surname for pupil in household.pupils}
+    if len(surnames) == 1:
+        return f"the {surnames.pop()} family"
+    names = [pupil.name for pupil in household.pupils]
+    if not names:
+        return "this family"
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+    return f"the family of {listed}"
 
 
 def may_control(attempt: CallAttempt, staff: StaffUser) -> bool:
@@ -186,12 +218,19 @@ def refused(attempt: CallAttempt, now: datetime) -> None:
 
 def dialled(
     session: Session, attempt: CallAttempt, *, hub_id: int, recording: Path | None,
-    action: str | None = None,
+    action: str | None = None, own_phone: bool = False,
 ) -> None:  # fmt: skip
-    """The INVITE has gone: the attempt is this hub's, and the dial is audited."""
+    """The INVITE has gone: the attempt is this hub's, and the dial is audited.
+
+    ``own_phone``: the first INVITE went to the member of staff's own phone, and the
+    family's follows once they answer.
+    """
     attempt.hub_id = hub_id
     if recording is not None:
         attempt.recording_path = str(recording)
+    detail: audit.Detail = {"attempt": attempt.id, "phone_number": attempt.phone_number_id}
+    if own_phone:
+        detail["via"] = "own_phone"
     audit.record(
         session,
         action or ("call.test_dialled" if attempt.test_call else "call.dialled"),
@@ -199,7 +238,7 @@ def dialled(
         target_type="household" if attempt.household_id else "call_attempt",
         target_id=attempt.household_id or attempt.id,
         hub_id=hub_id,
-        detail={"attempt": attempt.id, "phone_number": attempt.phone_number_id},
+        detail=detail,
     )
 
 

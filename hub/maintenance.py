@@ -40,6 +40,9 @@ from hub.queues import ABANDONED_CLAIM, release_stale_claims
 BACKUPS_KEPT = 7
 # An MIS upload waiting for the admin to confirm it holds every family's numbers.
 UPLOAD_KEPT = timedelta(hours=1)
+# What the line said for one call (a code, "Connecting you to the Nowak family"):
+# the line deletes it at its next call after half an hour; this, on a quiet night.
+SAID_KEPT = timedelta(minutes=30)
 # Long enough for IT to look into a weekend's failed sign-ins; the lockout needs minutes.
 LOGIN_FAILURES_KEPT = timedelta(days=7)
 
@@ -189,6 +192,8 @@ def run_maintenance(config: Config, database: Database, *, now: datetime) -> Rep
     days = timedelta(days=config.retention.recording_days)
     practice = purge_files(data / "practice", "*.wav", older_than=days, now=now)
     report.add(f"practice-line recordings purged: {practice}")
+    said = purge_files(data / "said", "*.wav", older_than=SAID_KEPT, now=now)
+    report.add(f"spoken codes and whispers deleted: {said}")
     uploads = purge_files(data / "uploads", "*.csv", older_than=UPLOAD_KEPT, now=now)
     report.add(f"unconfirmed MIS uploads deleted: {uploads}")
     idle = timedelta(minutes=config.web.session_idle_minutes)

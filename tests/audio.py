@@ -99,3 +99,11 @@ def listen_for(path: Path, hertz: float, *, band_hz: float = 60) -> Heard:
     rms = np.sqrt((samples[: count * size].reshape(count, size) ** 2).mean(axis=1))
     levels = 20 * np.log10(rms + 1e-12)
     return Heard(len(samples) / rate, (share > 0.6) & (levels > SILENCE_DBFS + 10), levels)
+
+
+def share(path: Path, hertz: float, *, band_hz: float = 30) -> float:
+    """How much of a WAV's energy is at ``hertz``: for recordings where several talk at once."""
+    samples, rate = read_wav(path)
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    bins = np.fft.rfftfreq(len(samples), 1 / rate)
+    return float(spectrum[np.abs(bins - hertz) <= band_hz].sum() / (spectrum.sum() + 1e-20))

@@ -44,6 +44,8 @@ ACTIONS = {
     "own_phone.set": "gave their own phone's number",
     "own_phone.confirmed": "confirmed their own phone with its code",
     "own_phone.removed": "removed their own phone",
+    "call.interpreter_added": "added the interpreter to a call",
+    "call.interpreter_dropped": "dropped the interpreter from a call",
     "call.failed": "could not place a call",
     "call.interrupted": "call cut off when the line stopped",
     "dial.refused": "call stopped by the dial guard",

@@ -70,7 +70,8 @@ def from_attempt(attempt: CallAttempt) -> Message:
     call = calls.shown(attempt)
     return {"attempt": call.attempt, "state": call.stage.value, "at": _iso(call.at),
             "answered_at": _iso(call.answered_at), "ended": call.ended,
-            "voicemail": None}  # fmt: skip
+            "voicemail": None, "your_phone": None, "interpreter": None,
+            "outcome_needed": calls.outcome_needed(attempt.end_reason)}  # fmt: skip
 
 
 class Desk:
@@ -204,12 +205,13 @@ class LiveFeed:
             self._latest.clear()
             self._calls.clear()
             staff = list(self._desks)
-        call = status.get("call")
-        if call:
+        for call in status.get("calls") or []:
             attempt = self._attempt(call["attempt"])
             if attempt is not None and attempt.ended_at is None:
                 message = from_attempt(attempt)
                 message["state"] = _stage(call["state"], message["state"])
+                message["your_phone"] = call.get("your_phone")
+                message["interpreter"] = "answered" if call.get("interpreter") else None
                 self._calls[attempt.id] = message
                 self._send(attempt.staff_id, message)
         for staff_id in staff:
@@ -222,16 +224,22 @@ class LiveFeed:
         """One of the line's events, to the desks of the member of staff whose call it is."""
         kind = event.get("event")
         attempt_id = event.get("attempt")
-        if kind not in ("call", "voicemail") or attempt_id is None:
+        if kind not in ("call", "voicemail", "leg") or attempt_id is None:
             return
         owner = self._owner(attempt_id)
         if owner is None:
             return
         message = dict(self._calls.get(attempt_id) or {
             "attempt": attempt_id, "state": "dialling", "at": None, "answered_at": None,
-            "ended": None, "voicemail": None})  # fmt: skip
+            "ended": None, "voicemail": None, "your_phone": None,
+            "interpreter": None, "outcome_needed": True})  # fmt: skip
         if kind == "voicemail":
             message["voicemail"] = event.get("state")
+        elif kind == "leg":
+            if attempt_id not in self._calls:
+                return  # after the call's own end
+            field = "your_phone" if event.get("leg") == "staff" else "interpreter"
+            message[field] = event.get("state")
         else:
             state = _stage(event.get("state", ""), message["state"])
             message["state"], message["at"] = state, event.get("at")
@@ -239,8 +247,9 @@ class LiveFeed:
                 message["answered_at"] = event.get("at")
             elif state == "ended":
                 reason = event.get("end_reason")
-                message["ended"] = calls.ending_words(EndReason(reason) if reason else None,
-                                                      event.get("ended_by"))  # fmt: skip
+                ending = EndReason(reason) if reason else None
+                message["ended"] = calls.ending_words(ending, event.get("ended_by"))
+                message["outcome_needed"] = calls.outcome_needed(ending)
         self._calls[attempt_id] = message
         if message["state"] == "ended":
             self._calls.pop(attempt_id)

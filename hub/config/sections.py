@@ -121,6 +121,8 @@ class LineSection:
     rtp_timeout_s: int = field(metadata=setting(Integer(5, 300)))
     control_socket: Path = field(metadata=setting(PathSetting()))
     practice_number: str = field(metadata=setting(DialString()))
+    max_calls: int = field(metadata=setting(Integer(1, 8)))
+    interpreter_number: str = field(metadata=setting(DialString()))
 
 
 @dataclass(frozen=True)

@@ -32,15 +32,18 @@ from hub.guard.rates import check_hub_rate, check_number_rate, check_staff_rate
 from hub.guard.refusals import Refusal, Refused
 from hub.models import CallAttempt, Campaign, PhoneNumber, Role, StaffUser, utcnow
 from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
+from hub.own_phone import ready as own_phone_ready
 from hub.queues.campaigns import later_period
 from hub.queues.rules import CallerBar, as_utc, caller_bar
 from hub.school_days import SchoolCalendar
 
 __all__ = [
     "CALLER_REFUSALS",
+    "NO_OWN_PHONE",
     "DialPlan",
     "Refusal",
     "check_attempt",
+    "check_interpreter",
     "check_own_phone_code",
     "check_test_call",
 ]
@@ -62,17 +65,29 @@ CALLER_REFUSALS = {
 }
 
 
+NO_OWN_PHONE = ("Your own phone is not set up for calls yet: add and confirm it under "
+                "My phone, or use the hub's handset.")  # fmt: skip
+
+
 def check_attempt(
-    session: Session, plan: DialPlan, attempt: CallAttempt, *, now: datetime | None = None
-) -> Number:
-    """The number to dial for a family call attempt; DialRefused once a refusal is recorded."""
+    session: Session, plan: DialPlan, attempt: CallAttempt, *, now: datetime | None = None,
+    own_phone: bool = False,
+) -> Number:  # fmt: skip
+    """The number to dial for a family call attempt; DialRefused once a refusal is recorded.
+
+    ``own_phone``: the member of staff is to talk on their own phone, which must be
+    theirs, confirmed (hub.own_phone).
+    """
     now = _utc(now)
     if attempt.id is None:
         # The rate limits leave the attempt itself out by its id.
         session.flush()
     staff = session.get(StaffUser, attempt.staff_id) if attempt.staff_id is not None else None
     try:
-        return _family_number(session, plan, attempt, staff, now)
+        number = _family_number(session, plan, attempt, staff, now)
+        if own_phone and (staff is None or not own_phone_ready(staff)):
+            raise Refused(Refusal.NO_OWN_PHONE, NO_OWN_PHONE)
+        return number
     except Refused as refused:
         calls.refused(attempt, now)
         detail: audit.Detail = {"entry_id": attempt.entry_id, "household_id": attempt.household_id}
@@ -141,6 +156,33 @@ def check_own_phone_code(
         raise _recorded(
             session, refused, actor=staff, hub_id=hub_id, detail={"own_phone_code": True}
         ) from None
+
+
+def check_interpreter(
+    session: Session, staff: StaffUser | None, number_text: str, *, hub_id: int | None,
+    attempt_id: int | None,
+) -> None:  # fmt: skip
+    """May ``staff`` join the interpreting service to their call? DialRefused, recorded, if not.
+
+    The school chose the number (``[line] interpreter_number``), so any kind of number
+    it allows may be it (an 0800 or 0300 service, say); never one the hub never dials.
+    """
+    try:
+        if staff is None or not staff.active:
+            raise Refused(Refusal.STAFF_INACTIVE, "This account is no longer active.")
+        try:
+            number = parse(number_text)
+        except NumberError:
+            return  # an extension of the school's own phone system
+        if number.kind in NEVER_DIALLED:
+            description = KIND_DESCRIPTIONS[number.kind]
+            raise Refused(Refusal.KIND_NOT_ALLOWED, f"The interpreting service's number is "
+                          f"{description}, which the hub never dials; ask IT to check "
+                          "[line] interpreter_number.", kind=number.kind.value)  # fmt: skip
+    except Refused as refused:
+        raise _recorded(session, refused, actor=staff or "system", hub_id=hub_id,
+                        target_type="call_attempt", target_id=attempt_id,
+                        detail={"interpreter": True}) from None  # fmt: skip
 
 
 def _family_number(

@@ -13,15 +13,18 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pjsua2 as pj
 
 from hub.exceptions import LineError
-from hub.line.call import HubCall
+from hub.line.call import HubCall, Leg
 from hub.line.sip import Player, SipStack, audio_media, reason
 from hub.models import EndReason
 from hub.spoken import Prompts
+
+if TYPE_CHECKING:
+    from hub.line.bridge import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,10 @@ class CallAudio:
         """Delete every player and recorder let go of, at once (when the line shuts down)."""
         self._releasing.clear()
 
+    def release_later(self, media: object) -> None:
+        """Delete a player or recorder on the next turn, outside any callback."""
+        self._releasing.append(media)
+
     def let_go(self, call: HubCall) -> None:
         """A call is disconnecting: hold its player and recorder until the next turn."""
         if call.recorder is not None and call.recording_path is not None:
@@ -91,6 +98,38 @@ class CallAudio:
             connected = False
         self.answered(call)
         return connected
+
+    def join(self, bridge: Bridge) -> None:
+        """Let each party to a call of several legs hear the others, and its recording all.
+
+        The parties are its legs, and the hub's handset when the member of staff is on
+        it. Run again whenever a leg's media or the mute changes; connecting twice is
+        harmless. A muted member of staff is heard by nobody, the recording included.
+        """
+        family = bridge.family
+        muted = family is not None and family.muted
+        recorder = family.recorder if family is not None else None
+        parties: list[tuple[pj.AudioMedia, pj.AudioMedia, bool]] = [
+            (media, media, leg.leg is Leg.STAFF)  # what it says, what it hears, is it staff
+            for leg in bridge.legs()
+            if (media := audio_media(leg)) is not None
+        ]
+        if bridge.handset and self.owner.stack is not None:
+            microphone, earpiece = self.owner.stack.audio_device_media()
+            parties.append((microphone, earpiece, True))
+        for n, (source, _, staff) in enumerate(parties):
+            targets = [heard for m, (_, heard, _) in enumerate(parties) if m != n]
+            if recorder is not None:
+                targets.append(recorder)
+            for target in targets:
+                try:
+                    if muted and staff:
+                        with contextlib.suppress(pj.Error):  # it was never connected
+                            source.stopTransmit(target)
+                    else:
+                        source.startTransmit(target)
+                except pj.Error as exc:  # the handset went between the watch's checks
+                    log.warning("a party to the call could not be joined: %s", reason(exc))
 
     def answered(self, call: HubCall) -> None:
         """Start the message or the recording notice, once the call has audio *and* an answer.
@@ -139,7 +178,13 @@ class CallAudio:
         self.owner.publish({"event": "mute", "attempt": call.attempt_id, "on": on})
 
     def _route_microphone(self, call: HubCall) -> None:
-        """Send the handset's microphone to the family and the recording, unless muted."""
+        """Send the handset's microphone to the family and the recording, unless muted.
+
+        On a bridged call the member of staff's phone is the microphone.
+        """
+        if call.bridge is not None:
+            self.join(call.bridge)
+            return
         assert self.owner.stack is not None
         media = audio_media(call)
         if media is None:
@@ -168,6 +213,10 @@ class CallAudio:
         prompts = call.prompts or self.prompts
         call.player = Player(prompts.voicemail, lambda: None)
         call.player.startTransmit(media)
+        if call.bridge is not None:  # the member of staff hears it go, on their own phone
+            for leg in call.bridge.legs():
+                if leg is not call and (heard := audio_media(leg)) is not None:
+                    call.player.startTransmit(heard)
         call.player.on_end = lambda: self.owner.hang_up(call, EndReason.COMPLETED, "hub")
         self.owner.publish({"event": "voicemail", "attempt": call.attempt_id, "state": "playing",
                             "language": prompts.language})  # fmt: skip

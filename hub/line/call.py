@@ -6,16 +6,28 @@ owner (the Line, on the SIP thread) hears each of its callbacks.
 
 from __future__ import annotations
 
+import enum
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pjsua2 as pj
 
 from hub.line.sip import Player, rx_packets
 from hub.models import EndReason
 from hub.spoken import Prompts
+
+if TYPE_CHECKING:
+    from hub.line.bridge import Bridge
+
+
+class Leg(enum.StrEnum):
+    """Who a call reaches: the family (the attempt's own call), or another leg of a bridge."""
+
+    FAMILY = "family"
+    STAFF = "staff"  # the member of staff's own phone
+    INTERPRETER = "interpreter"
 
 
 class CallOwner(Protocol):
@@ -37,10 +49,15 @@ class HubCall(pj.Call):
         account: pj.Account,
         attempt_id: int | None,
         call_id: int = pj.PJSUA_INVALID_ID,
+        *,
+        leg: Leg = Leg.FAMILY,
+        bridge: Bridge | None = None,
     ) -> None:
         super().__init__(account, call_id)
         self.line = line
         self.attempt_id = attempt_id
+        self.leg = leg
+        self.bridge = bridge  # None: a call on the handset (or a test call with no one on it)
         self.started = time.monotonic()
         self.ringing = False
         # Whether the far end has answered the INVITE at all, if only with 100 Trying:
@@ -107,17 +124,18 @@ def timed_out(call: HubCall, now: float, *, ring_s: float, silent_s: float) -> E
 
 
 def call_event(
-    call: HubCall,
+    call: HubCall | int | None,
     state: str,
     *,
     sip_status: int | None = None,
     end_reason: EndReason | None = None,
     ended_by: str | None = None,
 ) -> dict[str, Any]:
-    """The event that says ``call`` reached ``state`` (and, once ended, how it ended)."""
+    """The event that says ``call`` (or attempt) reached ``state`` (and, if ended, how)."""
+    attempt = call if call is None or isinstance(call, int) else call.attempt_id
     event: dict[str, Any] = {
         "event": "call",
-        "attempt": call.attempt_id,
+        "attempt": attempt,
         "state": state,
         "at": datetime.now(UTC).isoformat(),
         "sip_status": sip_status,

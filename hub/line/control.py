@@ -35,14 +35,16 @@ class Service(Protocol):
     """What the control socket asks of the line: each request's reply, or a PhoneHubError."""
 
     def status(self) -> dict[str, Any]: ...
-    def dial(self, attempt_id: int) -> dict[str, Any]: ...
+    def dial(self, attempt_id: int, via: str = "handset") -> dict[str, Any]: ...
     def test_call(self, number_text: str, as_email: str) -> dict[str, Any]: ...
-    def practice_call(self, as_email: str) -> dict[str, Any]: ...
+    def practice_call(self, as_email: str, via: str = "handset") -> dict[str, Any]: ...
     def report_fault(self, message: str) -> dict[str, Any]: ...
-    def hangup(self) -> dict[str, Any]: ...
-    def voicemail(self) -> dict[str, Any]: ...
-    def mute(self, on: bool) -> dict[str, Any]: ...
-    def keys(self, keys: str) -> dict[str, Any]: ...
+    def hangup(self, attempt: int | None = None) -> dict[str, Any]: ...
+    def voicemail(self, attempt: int | None = None) -> dict[str, Any]: ...
+    def mute(self, on: bool, attempt: int | None = None) -> dict[str, Any]: ...
+    def keys(self, keys: str, attempt: int | None = None, to: str = "family"
+             ) -> dict[str, Any]: ...  # fmt: skip
+    def interpreter(self, on: bool, attempt: int | None = None) -> dict[str, Any]: ...
     def own_phone_code(self, as_email: str) -> dict[str, Any]: ...
 
 
@@ -142,7 +144,8 @@ class ControlServer(socketserver.UnixStreamServer):
             if command == "status":
                 return {"ok": True, "status": self.service.status()}
             if command == "dial":
-                return {"ok": True, **self.service.dial(int(request["attempt"]))}
+                via = str(request.get("via", "handset"))
+                return {"ok": True, **self.service.dial(int(request["attempt"]), via)}
             if command == "test_call":
                 return {
                     "ok": True,
@@ -151,17 +154,12 @@ class ControlServer(socketserver.UnixStreamServer):
             if command == "own_phone_code":
                 return {"ok": True, **self.service.own_phone_code(str(request["as"]))}
             if command == "practice_call":
-                return {"ok": True, **self.service.practice_call(str(request["as"]))}
+                via = str(request.get("via", "handset"))
+                return {"ok": True, **self.service.practice_call(str(request["as"]), via)}
             if command == "fault":
                 return {"ok": True, **self.service.report_fault(str(request["message"]))}
-            if command == "hangup":
-                return {"ok": True, **self.service.hangup()}
-            if command == "voicemail":
-                return {"ok": True, **self.service.voicemail()}
-            if command == "mute":
-                return {"ok": True, **self.service.mute(_flag(request["on"]))}
-            if command == "keys":
-                return {"ok": True, **self.service.keys(str(request["keys"]))}
+            if command in ("hangup", "voicemail", "mute", "keys", "interpreter"):
+                return {"ok": True, **self._about_a_call(command, request)}
         except DialRefused as exc:
             return {"ok": False, "error": str(exc), "reason": exc.reason}
         except (LineError, PhoneHubError) as exc:
@@ -169,6 +167,20 @@ class ControlServer(socketserver.UnixStreamServer):
         except (KeyError, TypeError, ValueError):
             return {"ok": False, "error": f"The {command} request is missing a field."}
         return {"ok": False, "error": f"Unknown command {command!r}."}
+
+    def _about_a_call(self, command: str, request: dict[str, Any]) -> dict[str, Any]:
+        """A request about one call: its attempt, or (none given) the handset's call."""
+        raw = request.get("attempt")
+        attempt = None if raw is None else int(raw)
+        if command == "hangup":
+            return self.service.hangup(attempt)
+        if command == "voicemail":
+            return self.service.voicemail(attempt)
+        if command == "mute":
+            return self.service.mute(_flag(request["on"]), attempt)
+        if command == "interpreter":
+            return self.service.interpreter(_flag(request["on"]), attempt)
+        return self.service.keys(str(request["keys"]), attempt, str(request.get("to", "family")))
 
     def close(self) -> None:
         """Stop serving and remove the socket file; safe to call twice."""

@@ -1,4 +1,8 @@
-"""The hub's line: one SIP account, one call at a time, run by the SIP thread.
+"""The hub's line: one SIP account and its calls, run by the SIP thread.
+
+One call at a time on the hub's handset (``call``), and beside it up to
+``[line] max_calls`` in all through staff members' own phones (``bridges``,
+hub.line.bridge), each call known by its attempt.
 
 Other threads never touch pjsua2: they ``submit`` a command and wait on its
 future, and read ``status()``, a snapshot the SIP thread keeps up to date. Call
@@ -28,11 +32,12 @@ from hub.config import Config
 from hub.exceptions import LineError
 from hub.line.account import HubAccount, account_config, invite_param
 from hub.line.audio import CallAudio
-from hub.line.call import HubCall, call_event, remote_ending, timed_out
-from hub.line.commands import Command, Dial, HandsetChanged, Hangup, Keys, Mute, Voicemail
+from hub.line.bridge import Bridge, Bridges
+from hub.line.call import HubCall, Leg, call_event, remote_ending, timed_out
+from hub.line.commands import Command, Dial, HandsetChanged
+from hub.line.controls import CallControls
 from hub.line.events import EventBus
 from hub.line.handset import NOT_PLUGGED_IN, HandsetWatch, handset_state
-from hub.line.keys import send_keys
 from hub.line.refusals import Refusals
 from hub.line.registration import Binding
 from hub.line.settings import sound_settings, stack_settings
@@ -80,6 +85,8 @@ class Line:
         self._interrupting: list[HubCall] = []  # calls that lost the handset, ended next turn
         self.refusals = Refusals(self.publish)
         self.audio = CallAudio(self, prompts)
+        self.bridges = Bridges(self, self.audio)
+        self.controls = CallControls(self)
         self._outbox: list[dict[str, Any]] = []  # events held back until the poll returns
         self.binding = Binding(self, config.sip.reregister_s)
         self._trim_at: float | None = None
@@ -125,7 +132,9 @@ class Line:
         self, stop: threading.Event, on_ready: Callable[[], None], on_turn: Callable[[], None]
     ) -> None:
         """Own pjsua2 from creation to destruction; returns after a clean shutdown."""
-        self.stack = SipStack(stack_settings(self.config.sip, self.sound))
+        self.stack = SipStack(
+            stack_settings(self.config.sip, self.sound, self.config.line.max_calls)
+        )
         try:
             self._create_account()
             self._waker = make_waker(self.stack)
@@ -196,35 +205,33 @@ class Line:
                 command.done.set_exception(exc)
             else:
                 command.done.set_result(None)
-        if self.call is not None:
-            self._watch_call(self.call)
+        self.bridges.turn()
+        for call in self.calls_up():
+            self._watch_call(call)
         if self.config.sip.registrar and self.account is not None:
             self.binding.keepalive()
         self.refusals.report(self.stack.refused if self.stack is not None else 0, time.monotonic())
-        if self._trim_at is not None and self.call is None and time.monotonic() >= self._trim_at:
+        idle = not self.calls_up()
+        if self._trim_at is not None and idle and time.monotonic() >= self._trim_at:
             self._trim_at = None
             release_free_memory()
 
+    def calls_up(self) -> list[HubCall]:
+        """Every call up: the handset's, and each leg of each bridge."""
+        legs = [leg for bridge in self.bridges.every() for leg in bridge.legs()
+                if leg is not self.call]  # fmt: skip
+        return legs if self.call is None else [self.call, *legs]
+
     def _carry_out(self, command: Command) -> None:
         if isinstance(command, Dial):
-            self._dial(command)
-        elif isinstance(command, Hangup):
-            if self.call is None:
-                raise LineError("There is no call to hang up.")
-            answered = self.call.answered_at is not None
-            self.hang_up(
-                self.call, EndReason.COMPLETED if answered else EndReason.CANCELLED, "staff"
-            )
-        elif isinstance(command, Voicemail):
-            self.audio.leave_voicemail(self.call)
-        elif isinstance(command, Mute):
-            self.audio.mute(self.call, command.on)
-        elif isinstance(command, Keys):
-            if self.call is None or self.call.answered_at is None:
-                raise LineError("Keys can be sent only while a call is answered.")
-            send_keys(self.call, command.keys, self.config.sip.dtmf)
-        else:
+            if command.own_phone is not None:
+                self._dial_bridge(command)
+            else:
+                self._dial(command)
+        elif isinstance(command, HandsetChanged):
             self._handset_changed(command.problem)
+        else:
+            self.controls.carry_out(command)
 
     def _handset_changed(self, problem: str | None) -> None:
         """The handset came or went: open or close it, and end a call that lost it."""
@@ -246,32 +253,61 @@ class Line:
         state = handset_state(self.sound.headless, problem)
         self.publish({"event": "handset", "state": state, "problem": problem})
 
-    def _dial(self, command: Dial) -> None:
-        assert self.account is not None and self.stack is not None
-        if self.call is not None:
-            raise LineError("The line is already in a call; hang up first.")
+    def _may_dial(self) -> None:
+        """LineError if the line cannot take one more call now."""
         if self._registration not in (Registration.REGISTERED, Registration.NOT_NEEDED):
             raise LineError(
                 "The line is not connected to the phone system, so it cannot call; "
                 "check the trunk settings or ask IT."
             )
+        most = self.config.line.max_calls
+        if len(self.bridges) + (self.call is not None) >= most:
+            raise LineError(f"This hub is already carrying as many calls as it can ({most}); "
+                            "try again when one ends.")  # fmt: skip
+
+    def _dial(self, command: Dial) -> None:
+        if self.call is not None:
+            raise LineError("The hub's handset is already in a call; hang up first.")
+        self._may_dial()
         if self.handset_problem is not None and not command.play_message:
             raise LineError(NOT_PLUGGED_IN)
-        school = f"{self.school_name} <{self.school_uri}>"
-        param = invite_param(self.config.sip.caller_id, school)
+        assert self.account is not None
         call = HubCall(self, self.account, command.attempt_id)
         call.recording_path = command.recording
         call.play_message = command.play_message
         call.prompts = command.prompts
         try:
-            call.makeCall(f"sip:{command.callee}@{self.domain}{self.stack.uri_params()}", param)
-        except pj.Error as exc:
+            self.place(call, command.callee)
+        except LineError:
             self.publish(call_event(call, "ended", end_reason=EndReason.FAILED, ended_by="system"))
-            raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
+            raise
         self.call = call
         # Starting the amber blink takes a thread; the 407 and its INVITE go first.
         self.show(lights=False)
         self.publish(call_event(call, "dialling"))
+
+    def _dial_bridge(self, command: Dial) -> None:
+        """Call from the member of staff's own phone: theirs rings first (hub.line.bridge)."""
+        if command.attempt_id in self.bridges.by_attempt:
+            raise LineError("That call is already being made.")
+        self._may_dial()
+        self.bridges.start(command)
+        self.show(lights=False)
+
+    def new_call(self, attempt_id: int | None, *, leg: Leg, bridge: Bridge) -> HubCall:
+        """A call on the hub's account, one leg of ``bridge``, not yet placed."""
+        assert self.account is not None
+        return HubCall(self, self.account, attempt_id, leg=leg, bridge=bridge)
+
+    def place(self, call: HubCall, callee: str) -> None:
+        """Send ``call``'s INVITE to ``callee`` (a dial string) presenting the school."""
+        assert self.stack is not None
+        school = f"{self.school_name} <{self.school_uri}>"
+        param = invite_param(self.config.sip.caller_id, school)
+        try:
+            call.makeCall(f"sip:{callee}@{self.domain}{self.stack.uri_params()}", param)
+        except pj.Error as exc:
+            raise LineError(f"The call could not be placed: {reason(exc)}.") from exc
 
     def hang_up(self, call: HubCall, end_reason: EndReason, ended_by: str) -> None:
         """End ``call`` (once), saying it was ``ended_by`` for ``end_reason``."""
@@ -300,6 +336,10 @@ class Line:
         info = call.getInfo()
         state = info.state
         status = int(info.lastStatusCode)
+        if call.leg is not Leg.FAMILY:
+            self.bridges.leg_state(call, state, status)
+            self.show()
+            return
         # State first (LEDs, status), then the events, so a listener sees them agree.
         events: list[dict[str, Any]] = []
         if state == pj.PJSIP_INV_STATE_EARLY and not call.ringing:
@@ -325,10 +365,17 @@ class Line:
         self.show()
         for event in events:
             self.publish(event)
+        if call.finished and call.bridge is not None:
+            self.bridges.family_gone(call.bridge)  # after the family's own ending is said
 
     def on_call_media(self, call: HubCall) -> None:
-        """A call's media changed: connect its audio to the handset."""
-        if not self.audio.connect(call) and not call.play_message:
+        """A call's media changed: connect its audio to the handset, or to its bridge."""
+        if call.leg is not Leg.FAMILY:
+            self.bridges.leg_media(call)
+        elif call.bridge is not None:
+            self.audio.join(call.bridge)
+            self.audio.answered(call)
+        elif not self.audio.connect(call) and not call.play_message:
             self._interrupting.append(call)  # ended on the next turn
 
     def _let_go(self, call: HubCall) -> None:
@@ -341,6 +388,7 @@ class Line:
         """
         self.audio.let_go(call)
         self.refusals.forget(call)
+        self.bridges.forget(call)
         self._interrupting = [c for c in self._interrupting if c is not call]
         if call is self.call:
             self.call = None
@@ -384,7 +432,8 @@ class Line:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll)."""
         handset = handset_state(self.sound.headless, self.handset_problem)
         self.board.show(self.call, self._registration, handset, self.handset_problem,
-                        lights=lights, binding=self.binding)  # fmt: skip
+                        lights=lights, binding=self.binding,
+                        bridges=list(self.bridges))  # fmt: skip
 
     # --- shutdown -----------------------------------------------------------
 
@@ -403,7 +452,8 @@ class Line:
         try:
             if self.call is not None:
                 self.hang_up(self.call, EndReason.INTERRUPTED, "system")
-                poll_until(lambda: self.call is None, stack, self._flush_events)
+            self.bridges.interrupt_all()
+            poll_until(lambda: not self.calls_up(), stack, self._flush_events)
             unregister(self.account, self.binding, stack, self._flush_events)
             turn_until_released(stack, self.audio, self.refusals.retired)
             if self.account is not None:
@@ -415,6 +465,8 @@ class Line:
             self.refusals.retired.clear()
             self.audio.release()
             self.call = None
+            self.bridges.by_attempt.clear()
+            self.bridges.handset = None
             self.account = None
             stack.close()
             self.stack = None

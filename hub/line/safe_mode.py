@@ -44,4 +44,4 @@ class SafeModeService:
         raise LineError(ADVICE)
 
     dial = test_call = practice_call = own_phone_code = _refuse
-    hangup = voicemail = mute = keys = report_fault = _refuse
+    hangup = voicemail = mute = keys = interpreter = report_fault = _refuse

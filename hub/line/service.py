@@ -16,18 +16,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import calls, guard, own_phone, spoken, users
+from hub import audit, calls, guard, own_phone, spoken, users
 from hub.config import Config
 from hub.db import Database
 from hub.exceptions import ControlError, DialRefused, LineError, SpeechError
-from hub.line.commands import Dial, Hangup, Keys, Mute, Voicemail
+from hub.line.commands import Dial, Hangup, Interpreter, Keys, Mute, Voicemail
 from hub.line.keys import checked_keys
 from hub.line.line import Line
+from hub.maintenance import SAID_KEPT
 from hub.models import (
     CallAttempt,
     Campaign,
     CampaignEntry,
     Guardian,
+    Household,
     PhoneNumber,
     StaffUser,
     utcnow,
@@ -37,9 +39,6 @@ from hub.speech import SpeechCache
 from hub.spoken import Prompts
 
 log = logging.getLogger(__name__)
-
-# A spoken code's file outlives the code (10 minutes) by a little, then goes.
-CODE_FILES_KEPT_S = 30 * 60
 
 
 class LineService:
@@ -77,12 +76,18 @@ class LineService:
         self.on_fault(True)
         return {}
 
-    def dial(self, attempt_id: int) -> dict[str, Any]:
+    def dial(self, attempt_id: int, via: str = "handset") -> dict[str, Any]:
         """Dial an attempt the panel created, if the dial guard allows it.
 
-        An allowed call is dialled before anything is written: a commit waits for the
-        disk, so the hub and the recording's path go in with the audit line after.
+        ``via`` "own_phone": the member of staff talks on their own phone, which the hub
+        rings first, showing the school, and tells who is being called
+        (hub.line.bridge). An allowed call is dialled before anything is written: a
+        commit waits for the disk, so the hub and the recording's path go in with the
+        audit line after.
         """
+        if via not in ("handset", "own_phone"):
+            raise ControlError('"via" is "handset" or "own_phone".')
+        through_own_phone = via == "own_phone"
         with self._session() as session:
             # Held here: the session itself keeps what it loaded only weakly.
             loaded = _with_what_the_guard_reads(session, attempt_id)
@@ -92,10 +97,13 @@ class LineService:
             calls.take_for_hub(attempt, self.hub_id)  # the guard counts the call against it
             try:
                 with session.no_autoflush:  # reading only, so far
-                    number = guard.check_attempt(session, self.plan, attempt)
+                    number = guard.check_attempt(session, self.plan, attempt,
+                                                 own_phone=through_own_phone)  # fmt: skip
                     entry = attempt.entry
                     recording = entry is not None and entry.campaign.recording
                     prompts = self._family_prompts(session, attempt.household_id)
+                    if through_own_phone:
+                        own, whisper = self._own_phone_and_whisper(session, attempt)
             except DialRefused:
                 session.commit()  # the guard's audit line and closed attempt
                 raise
@@ -105,8 +113,39 @@ class LineService:
             session.commit()
             session.add(attempt)
             dial = Dial(attempt_id, self._callee(number.e164), path, prompts=prompts)
+            if through_own_phone:
+                dial.own_phone, dial.whisper = own, whisper
             self._place(session, attempt, dial)
         return {"attempt": attempt_id}
+
+    def _own_phone_and_whisper(
+        self, session: Session, attempt: CallAttempt
+    ) -> tuple[str, Path | None]:
+        """The member of staff's phone as the trunk dials it, and who they will be told of.
+
+        The whisper names the family and the campaign, never a number. If it cannot be
+        said (espeak-ng missing), the call goes ahead without it, and the log says so.
+        """
+        staff = session.get(StaffUser, attempt.staff_id)
+        assert staff is not None  # the guard refused an attempt without a confirmed phone
+        household = session.get(Household, attempt.household_id)
+        family = calls.family_name(household) if household is not None else "the family"
+        campaign = attempt.entry.campaign.name if attempt.entry is not None else ""
+        text = f"Connecting you to {family}{', ' + campaign if campaign else ''}."
+        return self._own_dial_string(staff), self._whisper(text)
+
+    def _own_dial_string(self, staff: StaffUser) -> str:
+        """The member of staff's own phone as the trunk dials it."""
+        own = staff.own_phone
+        return self._callee(own) if own.startswith("+") else own
+
+    def _whisper(self, text: str) -> Path | None:
+        """What the member of staff hears on answering; None (and a log line) if unsayable."""
+        try:
+            return self._said_once(text)
+        except SpeechError as exc:
+            log.warning("the whisper could not be said (%s); the call goes on without it", exc)
+            return None
 
     def _family_prompts(self, session: Session, household_id: int | None) -> Prompts | None:
         """The messages in the family's home language, if the school has written them."""
@@ -159,20 +198,27 @@ class LineService:
         return {"attempt": attempt.id}
 
     def _spoken_code(self, code: str) -> Prompts:
-        """The code as the hub says it, twice, in a file that is gone within the hour."""
-        folder = Path(self.config.hub.data_dir) / "codes"
-        cutoff = time.time() - CODE_FILES_KEPT_S
+        """The code as the hub says it, twice."""
+        digits = ", ".join(code)
+        wav = self._said_once(f"This is {self.config.school.name}'s phone hub. "
+                              f"Your code is {digits}. Once more: {digits}.")  # fmt: skip
+        return Prompts(wav, wav)
+
+    def _said_once(self, text: str) -> Path:
+        """``text`` spoken for one call (a code, a family's name): gone within the hour."""
+        folder = Path(self.config.hub.data_dir) / "said"
+        cutoff = time.time() - SAID_KEPT.total_seconds()
         for old in folder.glob("*.wav") if folder.exists() else ():
             if old.stat().st_mtime < cutoff:
                 old.unlink(missing_ok=True)
-        digits = ", ".join(code)
-        text = (f"This is {self.config.school.name}'s phone hub. Your code is {digits}. "
-                f"Once more: {digits}.")  # fmt: skip
-        wav = SpeechCache(folder, self.config.speech.voice, self.config.speech.rate).render(text)
-        return Prompts(wav, wav)
+        return SpeechCache(folder, self.config.speech.voice, self.config.speech.rate).render(text)
 
-    def practice_call(self, as_email: str) -> dict[str, Any]:
-        """Ring the practice line, for staff to try the desk without a family."""
+    def practice_call(self, as_email: str, via: str = "handset") -> dict[str, Any]:
+        """Ring the practice line, for staff to try the desk without a family.
+
+        ``via`` "own_phone": through the member of staff's own confirmed phone, as a
+        family call from home would go.
+        """
         callee = self.config.line.practice_number
         if not callee:
             raise ControlError("No practice line is set up ([line] practice_number).")
@@ -180,8 +226,15 @@ class LineService:
             staff = users.find(session, as_email)
             if staff is None or not staff.active:
                 raise ControlError(f"There is no active account for {as_email}.")
+            dial = Dial(0, callee)
+            if via == "own_phone":
+                if not own_phone.ready(staff):
+                    raise ControlError(guard.NO_OWN_PHONE)
+                dial.own_phone = self._own_dial_string(staff)
+                dial.whisper = self._whisper("Connecting you to the practice line.")
             attempt = self._new_attempt(session, staff)
-            self._place(session, attempt, Dial(attempt.id, callee), action="call.practice")
+            dial.attempt_id = attempt.id
+            self._place(session, attempt, dial, action="call.practice")
         return {"attempt": attempt.id}
 
     def _session(self) -> Session:
@@ -210,29 +263,61 @@ class LineService:
             session.commit()
             raise
         calls.dialled(session, attempt, hub_id=self.hub_id, recording=command.recording,
-                      action=action)  # fmt: skip
+                      action=action, own_phone=command.own_phone is not None)  # fmt: skip
         session.commit()
 
-    def hangup(self) -> dict[str, Any]:
-        """End the current call."""
-        self.line.submit(Hangup())
+    def hangup(self, attempt: int | None = None) -> dict[str, Any]:
+        """End a call (``attempt``; None: the handset's)."""
+        self.line.submit(Hangup(attempt))
         return {}
 
-    def voicemail(self) -> dict[str, Any]:
+    def voicemail(self, attempt: int | None = None) -> dict[str, Any]:
         """Play the school's message into the answering machine, then hang up."""
-        self.line.submit(Voicemail())
+        self.line.submit(Voicemail(attempt))
         return {}
 
-    def mute(self, on: bool) -> dict[str, Any]:
-        """Stop (or restart) sending the handset's microphone to the family."""
-        self.line.submit(Mute(on))
+    def mute(self, on: bool, attempt: int | None = None) -> dict[str, Any]:
+        """Stop (or restart) sending the member of staff's voice to the family."""
+        self.line.submit(Mute(on, attempt))
         return {"muted": on}
 
-    def keys(self, keys: str) -> dict[str, Any]:
-        """Send keys into the answered call (a menu's choice, an extension, a PIN)."""
+    def keys(self, keys: str, attempt: int | None = None, to: str = "family"
+             ) -> dict[str, Any]:  # fmt: skip
+        """Send keys into the answered call (a menu's choice, an extension, a PIN).
+
+        ``to`` "interpreter": to the interpreting service on the call (its PIN, a language).
+        """
         checked = checked_keys(keys)
-        self.line.submit(Keys(checked))
+        self.line.submit(Keys(checked, attempt, to_interpreter=to == "interpreter"))
         return {"sent": len(checked)}
+
+    def interpreter(self, on: bool, attempt: int | None = None) -> dict[str, Any]:
+        """Join the school's interpreting service to the answered call, or drop it (``on``)."""
+        callee = self.config.line.interpreter_number
+        if on and not callee:
+            raise ControlError("No interpreting service is set up ([line] interpreter_number).")
+        if attempt is None:
+            handset = self.line.status().get("call")
+            attempt = handset["attempt"] if handset else None
+        with self._session() as session:
+            row = session.get(CallAttempt, attempt) if attempt is not None else None
+            if row is None:
+                raise LineError("There is no call to add an interpreter to.")
+            staff = session.get(StaffUser, row.staff_id) if row.staff_id is not None else None
+            if on:
+                try:
+                    guard.check_interpreter(session, staff, callee, hub_id=self.hub_id,
+                                            attempt_id=row.id)  # fmt: skip
+                except DialRefused:
+                    session.commit()  # the guard's audit line
+                    raise
+            dial = self._callee(callee) if callee.startswith("+") else callee
+            self.line.submit(Interpreter(row.id, dial if on else None))
+            audit.record(session, "call.interpreter_added" if on else "call.interpreter_dropped",
+                         actor=staff or "system", target_type="call_attempt", target_id=row.id,
+                         hub_id=self.hub_id)  # fmt: skip
+            session.commit()
+        return {"interpreter": on}
 
 
 def _with_what_the_guard_reads(session: Session, attempt_id: int) -> tuple[Any, ...] | None:

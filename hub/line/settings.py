@@ -23,7 +23,7 @@ def sound_settings(audio: AudioSection) -> SoundSettings:
     )
 
 
-def stack_settings(sip: SipSection, sound: SoundSettings) -> StackSettings:
+def stack_settings(sip: SipSection, sound: SoundSettings, max_calls: int = 1) -> StackSettings:
     """The hub's own SIP stack, as ``[sip]`` gives it; strangers' calls are refused."""
     return StackSettings(
         bind_host=sip.bind_host,
@@ -33,4 +33,5 @@ def stack_settings(sip: SipSection, sound: SoundSettings) -> StackSettings:
         sound=sound,
         tls_ca_file=sip.tls_ca_file if sip.transport == "tls" else None,
         refuse_inbound=True,
+        max_calls=max_calls,
     )

@@ -65,6 +65,9 @@ class SoundSettings:
         return self.capture == "null"
 
 
+PJSUA_MAX_CALLS = 32  # pjsua's own ceiling, as PJSIP 2.15.1 is built
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """What the SIP stack needs from the config, and nothing about any person."""
@@ -76,6 +79,12 @@ class StackSettings:
     sound: SoundSettings = SoundSettings()
     tls_ca_file: Path | None = None
     refuse_inbound: bool = False  # strangers' INVITEs and SUBSCRIBEs: see hub.line.inbound
+    max_calls: int = 1  # calls of the hub's own at once, each of up to three legs
+
+    @property
+    def calls(self) -> int:
+        """pjsua's room for calls: three legs a call, and room to refuse strangers'."""
+        return min(PJSUA_MAX_CALLS, 3 * self.max_calls + 4)
 
 
 class SipStack:
@@ -103,7 +112,7 @@ class SipStack:
         config.uaConfig.threadCnt = 0
         config.uaConfig.mainThreadOnly = True
         config.uaConfig.userAgent = USER_AGENT
-        config.uaConfig.maxCalls = 4
+        config.uaConfig.maxCalls = self.settings.calls
         config.logConfig.level = 0
         config.logConfig.consoleLevel = 0
         config.logConfig.msgLogging = 0

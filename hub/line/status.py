@@ -9,12 +9,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub import calls
 from hub.line.call import HubCall
 from hub.line.registration import Binding
 from hub.line.states import LineState, Registration
+
+if TYPE_CHECKING:
+    from hub.line.bridge import Bridge
+
+# The LEDs show the furthest on of the hub's calls.
+_FURTHEST = (LineState.IDLE, LineState.DIALLING, LineState.RINGING, LineState.CONNECTED)
 
 
 class StatusBoard:
@@ -28,6 +34,7 @@ class StatusBoard:
             "registration_problem": None,
             "registration_retry_at": None,
             "call": None,
+            "calls": [],
             "recording": False,
             "handset": "starting",
             "handset_problem": None,
@@ -54,18 +61,23 @@ class StatusBoard:
         *,
         lights: bool = True,
         binding: Binding | None = None,
+        bridges: list[Bridge] | None = None,
     ) -> None:
         """Update the status snapshot and the LEDs (``lights=False``: the LEDs after the poll).
 
         ``binding`` says why the hub is not registered and when it next tries (as a
-        wall-clock time, so a reader later still counts down from it).
+        wall-clock time, so a reader later still counts down from it). ``call`` is the
+        handset's; ``calls`` lists it and each call through a member of staff's phone.
         """
+        shown = [] if call is None else [_shown(call, "handset")]
+        for bridge in bridges or ():
+            shown.append(_bridged(bridge))
         line_state = LineState.IDLE
         if call is not None:
-            stage = calls.stage(ended=False, answered=call.answered_at is not None,
-                                ringing=call.ringing)  # fmt: skip
-            line_state = LineState(stage)
-        recording = call is not None and call.recorder is not None
+            line_state = LineState(shown[0]["state"])
+        elif shown:
+            line_state = max((LineState(c["state"]) for c in shown), key=_FURTHEST.index)
+        recording = any(c["recording"] for c in shown)
         problem = retry_at = None
         if binding is not None and registration is not Registration.REGISTERED:
             problem = binding.problem
@@ -78,6 +90,7 @@ class StatusBoard:
             "call": None
             if call is None
             else {"attempt": call.attempt_id, "state": line_state.value},
+            "calls": shown,
             "recording": recording,
             "handset": handset,
             "handset_problem": handset_problem,
@@ -95,3 +108,24 @@ class StatusBoard:
                     "handset_missing": handset == "unplugged",
                 }
             )
+
+
+def _shown(call: HubCall, via: str) -> dict[str, Any]:
+    stage = calls.stage(ended=False, answered=call.answered_at is not None, ringing=call.ringing)
+    interpreter = call.bridge is not None and call.bridge.interpreter is not None
+    return {"attempt": call.attempt_id, "state": LineState(stage).value, "via": via,
+            "muted": call.muted, "recording": call.recorder is not None,
+            "interpreter": interpreter}  # fmt: skip
+
+
+def _bridged(bridge: Bridge) -> dict[str, Any]:
+    """A call through a member of staff's phone: "dialling" until the family is rung."""
+    family = bridge.family
+    if family is None:
+        shown = {"attempt": bridge.attempt_id, "state": LineState.DIALLING.value,
+                 "via": "own_phone", "muted": False, "recording": False,
+                 "interpreter": False}  # fmt: skip
+    else:
+        shown = _shown(family, "own_phone")
+    shown["your_phone"] = bridge.staff_state()
+    return shown

@@ -16,7 +16,9 @@ class _Daemon:
     def request(self, cmd: str, **_fields: Any) -> dict[str, Any]:
         assert cmd == "status"
         lights = {"green": "on", "amber": "off", "red": "blinking"}
-        return {"status": {"registration": "registered", "call": None, "recording": False,
+        calls = [{"attempt": 43, "state": "connected", "via": "own_phone", "interpreter": True}]
+        return {"status": {"registration": "registered", "call": None, "calls": calls,
+                           "recording": False,
                            "handset": "unplugged", "handset_problem": "no such device",
                            "lights": lights, "database": None}}  # fmt: skip
 
@@ -34,6 +36,7 @@ def test_status_says_what_the_lights_show(cli):
     assert result.out.splitlines() == [
         "registration: registered",
         "call:         none",
+        "              connected (attempt 43, through a member of staff's phone, interpreter on)",
         "recording:    no",
         "handset:      unplugged: no such device",
         "lights:       green on, amber off, red blinking",

@@ -145,6 +145,12 @@ def test_uploads_sessions_failed_sign_ins_and_practice_recordings_go_in_their_ti
     old_call, new_call = practice / "call-1.wav", practice / "call-2.wav"
     for path in (old_call, new_call):
         path.write_bytes(b"RIFF")
+    # What the line said for one call ("Connecting you to the Nowak family") soon goes.
+    said = folder / "said"
+    said.mkdir()
+    whisper = said / "whisper.wav"
+    whisper.write_bytes(b"RIFF")
+    _age(whisper, timedelta(hours=1), now)
     _age(forgotten, timedelta(hours=2), now)
     _age(old_call, timedelta(days=31), now)
     with database.session() as session:
@@ -161,6 +167,7 @@ def test_uploads_sessions_failed_sign_ins_and_practice_recordings_go_in_their_ti
     assert {
         "unconfirmed MIS uploads deleted: 1",
         "practice-line recordings purged: 1",
+        "spoken codes and whispers deleted: 1",
         "web sessions ended: 2",
         "failed sign-ins forgotten: 1",
     } <= set(report.lines)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from hub.db import open_database
 from hub.exceptions import ControlError
 from hub.models import AuditEvent, CallAttempt, EndReason
-from tests.audio import listen_for, write_tone
+from tests.audio import listen_for, share, write_tone
 from tests.kamailio import Kamailio
 from tests.line.conftest import (
     FAMILY_NUMBER,
@@ -88,8 +88,10 @@ class Desk:
         assert player.wait(timeout=30) == 0, "paplay failed"
 
 
-def start_desk(make_line, kamailio: Kamailio, handset: VirtualHandset, **audio) -> Iterator[Desk]:
-    line = make_line(kamailio, audio={"device": handset.device, **audio})
+def start_desk(make_line, kamailio: Kamailio, handset: VirtualHandset,
+               line_settings: dict | None = None, **audio) -> Iterator[Desk]:  # fmt: skip
+    line = make_line(kamailio, audio={"device": handset.device, **audio},
+                     line=line_settings or {})  # fmt: skip
     line.start(env=handset.env())
     with open_database(line.database_url) as database:
         yield Desk(line, handset, Family(database))
@@ -228,3 +230,41 @@ def test_a_handset_unplugged_mid_call_ends_it_as_interrupted_and_comes_back(
     desk.ended(again)
     assert listen_for(parents_recording(parent, call=2), STAFF_HZ).tone_s > 0.7
     assert desk.line.process is not None and desk.line.process.pid == pid
+
+
+INTERPRETER_NUMBER, INTERPRETER_HZ = "08081570123", 1500  # Ofcom's freephone drama range
+
+
+@pytest.mark.parametrize("parent", [20], indirect=True)
+def test_an_interpreter_joins_a_handset_call_and_each_party_hears_the_other_two(
+    make_line, kamailio: Kamailio, handset: VirtualHandset, parent, tmp_path
+):
+    voice = write_tone(tmp_path / "interpreter-voice.wav", INTERPRETER_HZ, 20)
+    interpreter = PracticeLineProcess(tmp_path / "interpreter", kamailio, INTERPRETER_NUMBER,
+                                      "--ring", "0.3", "--greeting", str(voice))  # fmt: skip
+    desk = next(start_desk(make_line, kamailio, handset, {"interpreter_number": INTERPRETER_NUMBER},
+                           echo_cancellation=False))  # fmt: skip
+    earpiece = tmp_path / "earpiece.wav"
+    desk.handset.listen(earpiece)
+    attempt = desk.call()
+    # No attempt named: the call on the handset, as the CLI would ask.
+    assert desk.line.client.request("interpreter", on=True) == {"interpreter": True}
+    wait_until(lambda: interpreter.events("answered"), what="the interpreter to answer")
+    desk.speak(write_tone(tmp_path / "staff-voice.wav", STAFF_HZ, 4))
+    desk.line.client.request("interpreter", on=False)
+    wait_until(lambda: interpreter.events("ended"), what="the interpreter's leg to end")
+    [shown] = desk.line.status()["calls"]
+    assert (shown["via"], shown["state"], shown["interpreter"]) == ("handset", "connected", False)
+    desk.line.client.request("hangup")
+    assert desk.ended(attempt).end_reason is EndReason.COMPLETED
+    desk.handset.stop_listening()
+
+    at_interpreter = parents_recording(interpreter)
+    assert share(at_interpreter, STAFF_HZ) > 0.1 and share(at_interpreter, FAMILY_HZ) > 0.1
+    at_family = parents_recording(parent)
+    assert share(at_family, STAFF_HZ) > 0.05 and share(at_family, INTERPRETER_HZ) > 0.05
+    assert share(earpiece, FAMILY_HZ) > 0.05 and share(earpiece, INTERPRETER_HZ) > 0.05
+    # Nobody hears themselves back: not the family, the interpreter, nor the handset.
+    assert share(at_family, FAMILY_HZ) < 0.02
+    assert share(at_interpreter, INTERPRETER_HZ) < 0.02
+    assert share(earpiece, STAFF_HZ) < 0.02

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hub.line.bridge import Bridge
 from hub.line.states import LineState, Registration
 from hub.line.status import StatusBoard
 
@@ -15,7 +16,7 @@ REGISTERED = Registration.REGISTERED
 
 def pretend_call(**kwargs: Any) -> SimpleNamespace:
     state = {"attempt_id": 7, "answered_at": None, "ringing": False, "recorder": None,
-             "muted": False, **kwargs}  # fmt: skip
+             "muted": False, "bridge": None, "finished": False, **kwargs}  # fmt: skip
     return SimpleNamespace(**state)
 
 
@@ -38,7 +39,8 @@ def test_before_anything_is_shown_the_line_is_starting(board, lights):
 def test_an_idle_line_is_shown_without_a_call(board, lights):
     board.show(None, REGISTERED, "connected", None)
     assert board.snapshot() == {"registration": "registered", "registration_problem": None,
-                                "registration_retry_at": None, "call": None, "recording": False,
+                                "registration_retry_at": None, "call": None, "calls": [],
+                                "recording": False,
                                 "handset": "connected", "handset_problem": None,
                                 "muted": False}  # fmt: skip
     assert lights == [{"registration": REGISTERED, "line": LineState.IDLE, "recording": False,
@@ -91,3 +93,24 @@ def test_without_leds_only_the_snapshot_is_kept():
     board = StatusBoard()
     board.show(None, Registration.NOT_NEEDED, "none", None)
     assert board.snapshot()["registration"] == "not_needed"
+
+
+def test_calls_through_staff_phones_are_listed_beside_the_handsets_and_lit_furthest_on(
+    board, lights
+):
+    ringing_family = pretend_call(attempt_id=9, ringing=True)
+    at_staff_phone = Bridge(8, None, staff=pretend_call(attempt_id=None))
+    connected = Bridge(9, None, staff=pretend_call(attempt_id=None), family=ringing_family,
+                       family_rung=True, staff_answered=True)  # fmt: skip
+    board.show(None, REGISTERED, "none", None, bridges=[at_staff_phone, connected])
+    calls = board.snapshot()["calls"]
+    assert [(c["attempt"], c["state"], c["via"], c["your_phone"]) for c in calls] == [
+        (8, "dialling", "own_phone", "ringing"),
+        (9, "ringing", "own_phone", "answered"),
+    ]
+    assert board.snapshot()["call"] is None  # the handset is free
+    assert lights[-1]["line"] is LineState.RINGING
+    # The handset's own call is what its LEDs show, whatever the others are doing.
+    board.show(pretend_call(), REGISTERED, "connected", None, bridges=[connected])
+    assert [c["via"] for c in board.snapshot()["calls"]] == ["handset", "own_phone"]
+    assert lights[-1]["line"] is LineState.DIALLING

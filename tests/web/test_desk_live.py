@@ -30,7 +30,12 @@ CONTROLS = ("Hang up", "Mute", "Leave the school's message")
 @pytest.fixture
 def hub_line(make_line, kamailio, practice_line: PracticeLineProcess) -> LineProcess:
     """The line daemon, with the practice line as both the family and the practice number."""
-    line = make_line(kamailio, line={"practice_number": FAMILY_NUMBER})
+    return desk_line(make_line, kamailio)
+
+
+def desk_line(make_line, kamailio, **line_settings: object) -> LineProcess:
+    """The line daemon with Sam Teacher and the O'Briens in a campaign, as the desk needs."""
+    line = make_line(kamailio, line={"practice_number": FAMILY_NUMBER, **line_settings})
     line.start()
     with open_database(line.database_url) as database, database.session() as session:
         users.add(session, STAFF, "Sam Teacher", Role.STAFF, PASSWORD, actor="test",

@@ -48,7 +48,7 @@ def test_a_teacher_gives_confirms_and_removes_their_own_phone(app, accounts):
     )
     assert _post(kim, "/account/phone/confirm", code=code).status_code == 302
     page = html.unescape(kim.get("/account/phone/").get_data(as_text=True))
-    assert "mobile ••• 555: <strong>confirmed</strong>, ready to use." in page, page
+    assert "mobile ••• 555: <strong>confirmed</strong>, ready to use" in page, page
 
     assert _post(kim, "/account/phone/remove").status_code == 302
     page = html.unescape(kim.get("/account/phone/").get_data(as_text=True))

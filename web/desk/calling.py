@@ -13,8 +13,9 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import calls
+from hub import calls, own_phone
 from hub.exceptions import ControlError, DialRefused
+from hub.guard import NO_OWN_PHONE
 from hub.models import (
     CallAttempt,
     CampaignEntry,
@@ -23,7 +24,14 @@ from hub.models import (
     PhoneNumber,
 )
 from web.db import db
-from web.desk.common import ANYONE, bp, call_on_line, line_client, pending_call, signed_in
+from web.desk.common import (
+    ANYONE,
+    bp,
+    calls_on_line,
+    line_client,
+    pending_call,
+    signed_in,
+)
 from web.live import DesksFull, LiveFeed, Message, desks_allowed, from_attempt
 from web.security import roles
 
@@ -35,9 +43,15 @@ _FEED_LOCK = threading.Lock()  # two desks opening at once make one feed
 @bp.route("/call", methods=["POST"])
 @roles(*ANYONE)
 def call() -> tuple[dict[str, Any], int]:
-    """Ring one of the household's numbers; the line daemon reads it from the database."""
+    """Ring one of the household's numbers; the line daemon reads it from the database.
+
+    ``via`` "own_phone": the member of staff talks on their own phone, rung first.
+    """
     user = signed_in()
     payload = request.get_json(silent=True) or {}
+    via = "own_phone" if payload.get("via") == "own_phone" else "handset"
+    if via == "own_phone" and not own_phone.ready(user):
+        return {"error": NO_OWN_PHONE}, 409
     entry = db().get(CampaignEntry, int(payload.get("entry", 0)))
     number_id = int(payload.get("number", 0))
     # Whose number it is, in one query rather than loading the number, then its contact:
@@ -56,7 +70,7 @@ def call() -> tuple[dict[str, Any], int]:
     attempt_id = attempt.id  # read now: after the commit it would be read back from the database
     db().commit()  # the line daemon reads the attempt from the database
     try:
-        line_client().request("dial", attempt=attempt_id)
+        line_client().request("dial", attempt=attempt_id, via=via)
     except DialRefused as exc:
         return {"error": str(exc), "attempt": attempt_id}, 409
     except ControlError as exc:
@@ -87,8 +101,11 @@ def _close_failed(attempt_id: int, reason: str) -> None:
 @roles(*ANYONE)
 def practice() -> tuple[dict[str, Any], int]:
     """Ring the practice line instead of a family, to get used to the desk."""
+    payload = request.get_json(silent=True) or {}
+    via = "own_phone" if payload.get("via") == "own_phone" else "handset"
     try:
-        attempt = line_client().request("practice_call", **{"as": signed_in().email})["attempt"]
+        attempt = line_client().request("practice_call", via=via,
+                                        **{"as": signed_in().email})["attempt"]  # fmt: skip
     except ControlError as exc:
         return {"error": str(exc)}, 409
     return {"attempt": attempt}, 200
@@ -121,18 +138,31 @@ def mute() -> tuple[dict[str, Any], int]:
 def keys() -> tuple[dict[str, Any], int]:
     """Send keys into the answered call: a parent's work extension, a service's menu."""
     payload = request.get_json(silent=True) or {}
-    return _ask("keys", keys=str(payload.get("keys", "")))
+    to = "interpreter" if payload.get("to") == "interpreter" else "family"
+    return _ask("keys", keys=str(payload.get("keys", "")), to=to)
+
+
+@bp.route("/interpreter", methods=["POST"])
+@roles(*ANYONE)
+def interpreter() -> tuple[dict[str, Any], int]:
+    """Join the school's interpreting service to the call (a three-way call), or drop it."""
+    payload = request.get_json(silent=True) or {}
+    return _ask("interpreter", on=payload.get("on") is True)
 
 
 def _ask(command: str, **fields: Any) -> tuple[dict[str, Any], int]:
-    """Send ``command`` about the call on the line, if that call is this person's."""
-    live = call_on_line()
+    """Send ``command`` about this person's call on the line (the hub may carry several)."""
+    user = signed_in()
+    on_line = calls_on_line()
+    mine = [live for live in on_line if calls.may_control(live.attempt, user)]
     # Only whoever made a call may end, mute, key or message it; the line would obey anyone.
-    if live is not None and not calls.may_control(live.attempt, signed_in()):
+    if not mine and any(live.via == "handset" for live in on_line):
         return {"error": NOT_YOUR_CALL}, 403
+    if mine:
+        fields["attempt"] = mine[0].attempt.id
     try:
         reply = line_client().request(command, **fields)
-    except ControlError as exc:
+    except (ControlError, DialRefused) as exc:
         return {"error": str(exc)}, 409
     return reply, 200
 

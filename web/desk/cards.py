@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import calls, languages, queues
+from hub import calls, languages, own_phone, queues
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -48,6 +48,9 @@ OUTCOMES = {
 }
 
 LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
+# Before the family is rung, a call from the member of staff's own phone is at their phone.
+YOUR_PHONE = {"ringing": "Ringing your phone…",
+              "answered": "Your phone answered: telling you who you are calling…"}  # fmt: skip
 
 
 @bp.route("/")
@@ -139,6 +142,8 @@ def card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
         pending=pending,
         call=_call_panel(live_call(user), pending),
         practice=bool(current_app.config["PHONEHUB"].line.practice_number),
+        interpreting=bool(current_app.config["PHONEHUB"].line.interpreter_number),
+        my_phone=own_phone.shown(user) if own_phone.ready(user) else None,
         outcomes=OUTCOMES,
         typed=typed or {},
         error=error,
@@ -157,15 +162,20 @@ def _language(family: Household) -> dict[str, Any] | None:
 def _call_panel(live: LiveCall | None, pending: CallAttempt | None) -> dict[str, Any] | None:
     """What the card's call panel shows: the line's call if it has one, else the last call."""
     if live is not None:
-        return {"attempt": live.attempt.id, "state": LIVE.get(live.state, "Calling…"),
+        state = LIVE.get(live.state, "Calling…")
+        if live.state == "dialling" and live.your_phone in YOUR_PHONE:
+            state = YOUR_PHONE[live.your_phone]
+        return {"attempt": live.attempt.id, "state": state,
                 "up": True, "connected": live.state == "connected", "muted": live.muted,
+                "interpreter": live.interpreter,
                 "practice": live.attempt.entry_id is None}  # fmt: skip
     if pending is None:
         return None
     ended = calls.shown(pending).ended
     up = pending.ended_at is None
     return {"attempt": pending.id, "state": "Calling…" if up else f"Ended: {ended or 'call ended'}",
-            "up": up, "connected": False, "muted": False, "practice": False}  # fmt: skip
+            "up": up, "connected": False, "muted": False, "practice": False,
+            "interpreter": False}  # fmt: skip
 
 
 def _family(entry: CampaignEntry) -> Household:

@@ -11,11 +11,11 @@ from flask import (
 )
 from sqlalchemy import select
 
+from hub import calls
 from hub.control_client import ControlClient
 from hub.exceptions import ControlError
 from hub.models import (
     CallAttempt,
-    EndReason,
     Role,
     StaffUser,
 )
@@ -31,11 +31,14 @@ STATUS_TIMEOUT_S = 2.0  # the line answers status from memory; a card must not h
 
 @dataclass(frozen=True)
 class LiveCall:
-    """The call the line has up now, belonging to the member of staff looking."""
+    """A call the line has up now, as the line itself says."""
 
     attempt: CallAttempt
     state: str  # dialling, ringing or connected
     muted: bool
+    via: str = "handset"  # or "own_phone": the member of staff's own phone, rung first
+    your_phone: str | None = None  # that phone's state: ringing, answered, ended
+    interpreter: bool = False  # the interpreting service is on the call
 
 
 def signed_in() -> StaffUser:
@@ -57,7 +60,7 @@ def pending_call(user: StaffUser) -> CallAttempt | None:
             CallAttempt.entry_id.is_not(None),
             CallAttempt.outcome.is_(None),
             # A refused dial never rang; an interrupted call went back in the queue.
-            CallAttempt.end_reason.not_in([EndReason.REFUSED, EndReason.INTERRUPTED])
+            CallAttempt.end_reason.not_in(list(calls.NO_OUTCOME))
             | CallAttempt.end_reason.is_(None),
         )
         .order_by(CallAttempt.id.desc())
@@ -74,23 +77,28 @@ def line_status() -> dict[str, Any] | None:
         return None
 
 
-def call_on_line() -> LiveCall | None:
-    """The call this hub's line has up now, whoever made it, as the line itself says.
+def calls_on_line() -> list[LiveCall]:
+    """Every call this hub's line has up now, whoever made it, as the line itself says.
 
     Asked of the line rather than read from the attempt rows: a practice call has no
-    campaign entry, and a reloaded card must show whatever is really on the handset.
+    campaign entry, and a reloaded card must show whatever is really on the line.
     """
     status = line_status()
-    call = status.get("call") if status else None
-    attempt = db().get(CallAttempt, call["attempt"]) if call else None
-    if status is None or call is None or attempt is None:
-        return None
-    return LiveCall(attempt=attempt, state=call["state"], muted=bool(status.get("muted")))
+    found = []
+    for shown in (status or {}).get("calls") or []:
+        attempt = db().get(CallAttempt, shown["attempt"])
+        if attempt is not None:
+            found.append(LiveCall(attempt=attempt, state=shown["state"],
+                                  muted=bool(shown.get("muted")),
+                                  via=shown.get("via", "handset"),
+                                  your_phone=shown.get("your_phone"),
+                                  interpreter=bool(shown.get("interpreter"))))  # fmt: skip
+    return found
 
 
 def live_call(user: StaffUser) -> LiveCall | None:
     """The call this hub's line has up for the member of staff, if it is theirs and still up."""
-    live = call_on_line()
-    if live is None or live.attempt.staff_id != user.id or live.attempt.ended_at is not None:
-        return None
-    return live
+    for live in calls_on_line():
+        if live.attempt.staff_id == user.id and live.attempt.ended_at is None:
+            return live
+    return None

@@ -21,7 +21,6 @@ from hub.models import (
     CallAttempt,
     CampaignEntry,
     EntryState,
-    Household,
     Outcome,
     StaffUser,
     utcnow,
@@ -99,19 +98,7 @@ def _saved(chosen: Outcome, entry: CampaignEntry, zone: ZoneInfo) -> str:
     else:
         # Not reached today: offered again from tomorrow (hub.queues), never at once.
         then = "they will be offered again from tomorrow"
-    return f"Saved for {_family_name(entry.household)}: {calls.SAID[chosen]}; {then}."
-
-
-def _family_name(household: Household) -> str:
-    """'the Nowak family', or the pupils' names when they have different surnames."""
-    surnames = {pupil.surname for pupil in household.pupils}
-    if len(surnames) == 1:
-        return f"the {surnames.pop()} family"
-    names = [pupil.name for pupil in household.pupils]
-    if not names:
-        return "this family"
-    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
-    return f"the family of {listed}"
+    return f"Saved for {calls.family_name(entry.household)}: {calls.SAID[chosen]}; {then}."
 
 
 def _day_and_time(moment: datetime, zone: ZoneInfo) -> str:

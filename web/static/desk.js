@@ -12,6 +12,14 @@
   const hangup = controls.querySelector(".hangup");
   const mute = controls.querySelector(".mute");
   const voicemail = controls.querySelector(".voicemail");
+  const interpreter = controls.querySelector(".interpreter");  // only if the school has one
+  const interpreterState = panel.querySelector(".interpreter-state");
+  const keysTo = panel.querySelector(".keys-to");
+  const interpreterWords = {
+    ringing: "Interpreter: ringing the interpreting service…",
+    answered: "Interpreter: on the call",
+    ended: "Interpreter: left the call",
+  };
   const keypad = panel.querySelector(".keypad");
   const keys = keypad.querySelectorAll("button.key");
   const keysSent = keypad.querySelector(".keys-sent");
@@ -20,6 +28,18 @@
   const practice = card.querySelector("button.practice");
   const dialButtons = card.querySelectorAll("button.call, button.practice");
   const labels = { dialling: "Dialling…", ringing: "Ringing…", connected: "Connected" };
+  // A call from the member of staff's own phone: theirs rings first, then the family's.
+  const yourPhone = {
+    ringing: "Ringing your phone…",
+    answered: "Your phone answered: telling you who you are calling…",
+  };
+  const talkOn = card.querySelectorAll('input[name="via"]');
+  const remembered = localStorage.getItem("phonehub.via");
+  talkOn.forEach((radio) => {
+    if (remembered) radio.checked = radio.value === remembered;
+    radio.addEventListener("change", () => localStorage.setItem("phonehub.via", radio.value));
+  });
+  const via = () => card.querySelector('input[name="via"]:checked')?.value || "handset";
   const latest = new Map();  // attempt → the last message about it
   let answeredAt = null;
   let following = null;
@@ -53,18 +73,30 @@
     }
   };
 
-  // The call ended: its controls go, and focus moves to what comes next.
-  const callEnded = (reason) => {
+  // The call ended: its controls go, and focus moves to what comes next. A call that
+  // never got going (the member of staff's own phone did not answer, the handset was
+  // unplugged) needs no outcome: the family stays on the card, to call again.
+  const callEnded = (reason, outcomeNeeded) => {
     following = null;
     state.textContent = `Ended: ${reason}`;
     controls.hidden = true;
     keypad.hidden = true;
+    if (!outcomeNeeded) outcome.hidden = true;
     if (!outcome.hidden) {
       outcome.querySelector('input[name="outcome"]').focus();
-    } else {  // a practice call: nothing to record, so another call may be made
+    } else {  // nothing to record, so another call may be made
       dialButtons.forEach((b) => { b.disabled = false; });
-      (practice || dialButtons[0])?.focus();
+      (outcomeNeeded ? practice || dialButtons[0] : dialButtons[0])?.focus();
     }
+  };
+
+  // The interpreter's leg: the button says what pressing it would do.
+  const showInterpreter = (leg) => {
+    const on = leg === "ringing" || leg === "answered";
+    interpreter.setAttribute("aria-pressed", String(on));
+    interpreter.textContent = on ? "Drop interpreter" : "Add interpreter";
+    interpreterState.textContent = interpreterWords[leg] || "";
+    keysTo.hidden = leg !== "answered";
   };
 
   // The connected timer counts on the page between the line's messages.
@@ -76,8 +108,16 @@
 
   // One state of the call, as the line pushed it.
   const show = (now) => {
-    if (now.state === "ended") { stopTimer(); callEnded(now.ended || "call ended"); return; }
+    if (now.state === "ended") {
+      stopTimer();
+      callEnded(now.ended || "call ended", now.outcome_needed !== false);
+      return;
+    }
     mute.disabled = voicemail.disabled = now.state !== "connected";
+    if (interpreter) {
+      interpreter.disabled = now.state !== "connected";
+      showInterpreter(now.interpreter);
+    }
     keys.forEach((key) => { key.disabled = now.state !== "connected"; });
     if (now.voicemail === "playing") {
       stopTimer();
@@ -86,6 +126,8 @@
       answeredAt = answeredAt || (now.answered_at ? new Date(now.answered_at) : new Date());
       showTimer();
       ticking = ticking || setInterval(showTimer, 1000);
+    } else if (now.state === "dialling" && yourPhone[now.your_phone]) {
+      state.textContent = yourPhone[now.your_phone];
     } else {
       state.textContent = labels[now.state];
     }
@@ -147,7 +189,7 @@
     button.addEventListener("click", async () => {
       showError("");
       button.disabled = true;
-      const { ok, data } = await post("/desk/call", { entry: card.dataset.entry, number: button.dataset.number });
+      const { ok, data } = await post("/desk/call", { entry: card.dataset.entry, number: button.dataset.number, via: via() });
       if (!ok) {  // a refused or failed dial needs no outcome: say why, and stay put
         showError(data.error);
         button.disabled = false;
@@ -163,7 +205,7 @@
     practice.addEventListener("click", async () => {
       showError("");
       practice.disabled = true;
-      const { ok, data } = await post("/desk/practice");
+      const { ok, data } = await post("/desk/practice", { via: via() });
       if (!ok) { showError(data.error); practice.disabled = false; practice.focus(); return; }
       callUp(data.attempt, { isPractice: true });
       hangup.focus();
@@ -185,7 +227,9 @@
   // The keypad: each key goes into the call as it is pressed, like a phone's. Presses
   // queue, one request at a time, so quick ones reach the line in the order pressed.
   const sendKey = async (key) => {
-    const { ok, data } = await post("/desk/keys", { keys: key });
+    const to = keysTo && !keysTo.hidden
+      ? keysTo.querySelector('input[name="keys-to"]:checked').value : "family";
+    const { ok, data } = await post("/desk/keys", { keys: key, to });
     if (!ok) { showError(data.error); return; }
     showError("");
     sent = (sent + key).slice(-32);
@@ -196,6 +240,17 @@
     sending = sending.then(() => sendKey(key.dataset.key))
       .catch(() => showError("That key could not be sent; check the hub is reachable and press it again."));
   }));
+  if (interpreter) {
+    interpreter.addEventListener("click", async () => {
+      const on = interpreter.getAttribute("aria-pressed") !== "true";
+      interpreter.disabled = true;
+      const { ok, data } = await post("/desk/interpreter", { on });
+      interpreter.disabled = false;
+      if (!ok) { showError(data.error); return; }
+      showError("");
+      showInterpreter(on ? "ringing" : "ended");
+    });
+  }
   voicemail.addEventListener("click", async () => {
     const { ok, data } = await post("/desk/voicemail");
     if (!ok) showError(data.error);
