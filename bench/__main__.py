@@ -15,7 +15,7 @@ import time
 
 from bench.common import BASELINE_JSON, RESULTS_JSON, RESULTS_MD, Figure, load, render, save
 
-SUITES = ("importing", "panel", "calls", "events", "daemon", "disk", "voice", "build")
+SUITES = ("importing", "panel", "calls", "events", "daemon", "bridge", "disk", "voice", "build")
 
 
 def main(argv: list[str] | None = None) -> int:
