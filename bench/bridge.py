@@ -544,9 +544,10 @@ def measure(counts: list[int], window_s: float) -> tuple[list[Round], list[Round
             kamailio = parts.enter_context(Kamailio(folder / "kamailio"))
             kamailio.start()
             phones: dict[str, list[PracticeLineProcess]] = {"staff": [], "family": []}
-            for side, numbers, tone, ring in (
-                ("staff", STAFF_PHONES, STAFF_TONE, "0.5"),
-                ("family", FAMILY_PHONES, FAMILY_TONE, "1"),
+            for side, numbers, tone, answering in (
+                # A member of staff presses 1 to be put through, as the whisper asks.
+                ("staff", STAFF_PHONES, STAFF_TONE, ("0.5", "--press", "1", "--press-after", "2")),
+                ("family", FAMILY_PHONES, FAMILY_TONE, ("1",)),
             ):
                 greeting = write_tone(folder / f"tone-{int(tone)}.wav", tone, TONE_S, off_s=0)
                 for number in numbers:
@@ -555,7 +556,7 @@ def measure(counts: list[int], window_s: float) -> tuple[list[Round], list[Round
                         kamailio,
                         number,
                         "--ring",
-                        ring,
+                        *answering,
                         "--greeting",
                         str(greeting),
                     )

@@ -142,5 +142,7 @@ def _practice_line(args: argparse.Namespace, config: Config) -> int:
             answer=not args.no_answer,
             early_media=args.early_media,
             transport=args.transport,
+            press=args.press,
+            press_after_s=args.press_after,
         )
     )

@@ -118,6 +118,20 @@ def _parser() -> argparse.ArgumentParser:
         help="ring with audio before answering (a 183), as many networks do",
     )
     practice.add_argument(
+        "--press",
+        default="",
+        metavar="KEYS",
+        help="keys to press once answered, as a member of staff's phone presses 1 to be put "
+        "through to the family",
+    )
+    practice.add_argument(
+        "--press-after",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long after answering the keys are pressed (default 3)",
+    )
+    practice.add_argument(
         "--log",
         type=Path,
         metavar="FILE",

@@ -73,6 +73,8 @@ MESSAGE_LEFT = "the school's message was left"
 NOT_RUNG = {
     "staff_phone": "your phone was busy or did not answer, so the family was not rung",
     "staff": "you hung up before the family was rung",
+    "not_accepted": "1 was not pressed on your phone (a voicemail may have answered it), "
+    "so the family was not rung",
 }
 # Calls that end needing no outcome (see outcome_needed).
 NO_OUTCOME = frozenset({EndReason.REFUSED, EndReason.INTERRUPTED})

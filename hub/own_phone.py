@@ -16,6 +16,8 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+import phonenumbers
+from phonenumbers import shortnumberinfo
 from sqlalchemy.orm import Session
 
 from hub import audit
@@ -31,6 +33,10 @@ _EXTENSION = re.compile(r"\d{2,6}")
 _KINDS = frozenset({Kind.MOBILE, Kind.GEOGRAPHIC, Kind.NON_GEOGRAPHIC})
 
 
+SHORT_NUMBER = ("That is a service's short number (999, 111, 118…), which the hub never "
+                "dials; give your extension, mobile or landline.")  # fmt: skip
+
+
 class OwnPhoneError(PhoneHubError):
     """Why a phone cannot be someone's own phone, or a code is not right, in one sentence."""
 
@@ -39,6 +45,8 @@ def normalised(text: str) -> str:
     """``text`` as the hub keeps an own phone: E.164, or an extension's digits."""
     typed = "".join(text.split())
     if _EXTENSION.fullmatch(typed):
+        if _short_number(typed):
+            raise OwnPhoneError(SHORT_NUMBER)
         return typed
     try:
         number = parse(typed)
@@ -65,8 +73,29 @@ def shown(staff: StaffUser) -> str:
 
 
 def ready(staff: StaffUser) -> bool:
-    """Whether the hub may ring this member of staff's own phone for a call."""
-    return bool(staff.own_phone) and staff.own_phone_verified_at is not None
+    """Whether the hub may ring this member of staff's own phone for a call.
+
+    The number is checked again, not only when it was given: a rule tightened since
+    (a short code is never an extension) holds for phones already confirmed.
+    """
+    return (bool(staff.own_phone) and staff.own_phone_verified_at is not None
+            and dialable(staff.own_phone))  # fmt: skip
+
+
+def dialable(kept: str) -> bool:
+    """Whether an own phone as kept is still one the hub may ring."""
+    try:
+        return normalised(kept) == kept
+    except OwnPhoneError:
+        return False
+
+
+def _short_number(digits: str) -> bool:
+    """Whether ``digits`` would reach a service rather than an extension: 999, 112, 118…"""
+    if shortnumberinfo.connects_to_emergency_number(digits, "GB"):
+        return True
+    number = phonenumbers.parse(digits, "GB")
+    return bool(shortnumberinfo.is_valid_short_number_for_region(number, "GB"))
 
 
 def set_number(session: Session, staff: StaffUser, text: str) -> None:

@@ -211,7 +211,7 @@ class LiveFeed:
                 message = from_attempt(attempt)
                 message["state"] = _stage(call["state"], message["state"])
                 message["your_phone"] = call.get("your_phone")
-                message["interpreter"] = "answered" if call.get("interpreter") else None
+                message["interpreter"] = call.get("interpreter")
                 self._calls[attempt.id] = message
                 self._send(attempt.staff_id, message)
         for staff_id in staff:

@@ -32,6 +32,7 @@ from hub.guard.rates import check_hub_rate, check_number_rate, check_staff_rate
 from hub.guard.refusals import Refusal, Refused
 from hub.models import CallAttempt, Campaign, PhoneNumber, Role, StaffUser, utcnow
 from hub.numbers import KIND_DESCRIPTIONS, NEVER_DIALLED, Kind, Number, parse
+from hub.own_phone import dialable as own_phone_dialable
 from hub.own_phone import ready as own_phone_ready
 from hub.queues.campaigns import later_period
 from hub.queues.rules import CallerBar, as_utc, caller_bar
@@ -148,6 +149,9 @@ def check_own_phone_code(
             raise Refused(Refusal.STAFF_INACTIVE, "This account is no longer active.")
         if not staff.own_phone:
             raise Refused(Refusal.NO_OWN_PHONE, "Give your phone's number first.")
+        if not own_phone_dialable(staff.own_phone):
+            raise Refused(Refusal.NO_OWN_PHONE, "The hub cannot ring that number; give your "
+                          "extension, mobile or landline again.")  # fmt: skip
         if staff.own_phone.startswith("+"):
             _allowed_kind(plan, parse(staff.own_phone))
         check_staff_rate(session, plan, staff.id, now, exclude=None)

@@ -1,16 +1,20 @@
 """Calls of more than one leg, joined in the hub: a member of staff's own phone, an interpreter.
 
 "Call from my phone": the hub rings the member of staff's phone first, showing the
-school's number. When they answer, it tells them who is being called (the whisper),
-then dials the family, presenting the school as for every call, and joins the two on
-pjsua's conference bridge (``CallAudio.join``): each hears the other, and the
-recording, when the campaign records, hears both. The family never sees the member
-of staff's number, nor they the family's. Either side hanging up ends both.
+school's number. When they answer, it tells them who is being called (the whisper) and
+asks them to press 1, so that a voicemail answering the staff phone is never put through
+to the family. Once 1 is pressed it dials the family, presenting the school as for
+every call, and joins the two on pjsua's conference bridge (``CallAudio.join``): each
+hears the other, and the recording, when the campaign records, hears both. The family
+never sees the member of staff's number, nor they the family's. Either side hanging up
+ends both.
 
 Only the family leg's states are the attempt's (ringing, answered, ended). The staff
-leg's are said as ``leg`` events. A staff phone that is busy, unanswered, or put
-down before the family is rung ends the attempt as ``interrupted`` by ``staff_phone``:
-the family was never rung, so nothing is counted against them and the card stays.
+leg's are said as ``leg`` events. A staff phone that is busy or unanswered
+(``staff_phone``), put down before the family is rung (``staff``), or never pressing 1
+after the whisper is said three times (``not_accepted``) ends the attempt as
+``interrupted``: the family was never rung, so nothing is counted against them and the
+card stays.
 
 An interpreter (``[line] interpreter_number``) joins a call as a third leg, on a call
 from the hub's handset as on one from a member of staff's phone: every party hears the
@@ -39,6 +43,9 @@ from hub.models import EndReason
 
 log = logging.getLogger(__name__)
 
+ACCEPT_KEY = "1"  # pressed on the member of staff's phone: "put me through"
+WHISPER_PLAYS = 3  # the whisper is said this often, waiting for 1, before giving up
+
 
 @dataclass(eq=False)
 class Bridge:
@@ -56,6 +63,9 @@ class Bridge:
     staff_answered: bool = False
     handset: bool = False  # the member of staff is on the hub's handset, not their own phone
     whisper: Player | None = None
+    whisper_started: bool = False
+    plays: int = 0  # times the whisper has been heard to the end
+    accepted: bool = False  # the member of staff pressed 1
     # Once decided, why the attempt ends if the family was never rung.
     ending: tuple[EndReason, str] | None = None
     started: float = field(default_factory=time.monotonic)
@@ -137,12 +147,14 @@ class Bridges:
         bridge = Bridge(command.attempt_id, command)
         staff = self.owner.new_call(None, leg=Leg.STAFF, bridge=bridge)
         bridge.staff = staff
+        self.by_attempt[command.attempt_id] = bridge
         try:
             self.owner.place(staff, command.own_phone)
         except LineError:
-            self.owner.publish(_failed(command.attempt_id))
+            if not staff.finished:  # else its disconnect has said how the attempt ended
+                self.owner.publish(_failed(command.attempt_id))
+            self._forget(bridge)
             raise
-        self.by_attempt[command.attempt_id] = bridge
         self.owner.publish(call_event(command.attempt_id, "dialling"))
         self._say(bridge, "ringing")
 
@@ -195,21 +207,16 @@ class Bridges:
         assert bridge is not None
         if call.finished or call.answered_at is None or audio_media(call) is None:
             return
-        if call.leg is Leg.STAFF and bridge.whisper is None and not bridge.family_rung:
-            assert bridge.family_dial is not None
-            whisper = bridge.family_dial.whisper
-            if whisper is None:
-                self._ring_family(bridge)
-                return
-            try:
-                bridge.whisper = Player(whisper, lambda: None)
-            except pj.Error as exc:  # the file went (a clean-up, a full disk): ring anyway
-                log.warning("the whisper could not be played: %s", reason(exc))
-                self._ring_family(bridge)
-                return
-            bridge.whisper.on_end = lambda: self._ring_family(bridge)
-            bridge.whisper.startTransmit(audio_media(call))
+        if call.leg is Leg.STAFF and not bridge.whisper_started and not bridge.family_rung:
+            bridge.whisper_started = True
+            self._play_whisper(bridge, call)
         self.audio.join(bridge)
+
+    def staff_key(self, call: HubCall, key: str) -> None:
+        """A key pressed on a member of staff's phone: 1 puts them through (on the next turn)."""
+        bridge = call.bridge
+        if bridge is not None and call is bridge.staff and key == ACCEPT_KEY:
+            bridge.accepted = True
 
     def family_gone(self, bridge: Bridge) -> None:
         """The family's leg ended (its own event already said so): every other leg goes."""
@@ -228,12 +235,42 @@ class Bridges:
     # --- once a turn ---------------------------------------------------------
 
     def turn(self) -> None:
-        """Ring the family once the whisper has ended."""
+        """Say the whisper again, or ring the family once it has been heard and 1 pressed.
+
+        Never inside a callback: placing a call and deleting a player happen here.
+        """
         for bridge in self.every():
+            staff = bridge.staff
+            if bridge.family_rung or staff is None or staff.hangup_as is not None:
+                continue
             player = bridge.whisper
             if player is not None and player.ended:
-                on_end, player.on_end = player.on_end, lambda: None
-                on_end()
+                bridge.plays += 1
+                self._stop_whisper(bridge)
+                if not bridge.accepted and bridge.plays < WHISPER_PLAYS:
+                    self._play_whisper(bridge, staff)
+                elif not bridge.accepted:  # a voicemail, or nobody there: the family is spared
+                    self.owner.hang_up(staff, EndReason.INTERRUPTED, "not_accepted")
+                    continue
+            if bridge.accepted and bridge.plays >= 1:
+                self._ring_family(bridge)
+
+    def _play_whisper(self, bridge: Bridge, staff: HubCall) -> None:
+        """Tell the member of staff who they are calling, and to press 1."""
+        assert bridge.family_dial is not None
+        path, media = bridge.family_dial.whisper, audio_media(staff)
+        why = "it could not be said" if path is None else "the call has no audio"
+        if path is not None and media is not None:
+            try:
+                bridge.whisper = Player(path, lambda: None)
+                bridge.whisper.startTransmit(media)
+                return
+            except pj.Error as exc:  # the file went (a clean-up, a full disk)
+                why = reason(exc)
+        # Without it nobody can be asked for 1: put them through, as before there was one.
+        log.warning("the whisper could not be played (%s); the family is rung", why)
+        bridge.whisper = None
+        bridge.accepted, bridge.plays = True, max(bridge.plays, 1)
 
     # --- inside --------------------------------------------------------------
 
@@ -241,6 +278,8 @@ class Bridges:
         """The member of staff knows who they are calling: dial the family as the school."""
         staff = bridge.staff
         if bridge.family_rung or staff is None or staff.finished or bridge.ending:
+            return
+        if staff.hangup_as is not None:  # being hung up: its end is on its way
             return
         self._stop_whisper(bridge)
         dial = bridge.family_dial
@@ -264,7 +303,7 @@ class Bridges:
         family = bridge.family
         if not bridge.family_rung:
             # The family was never rung: the attempt ends here, and needs no outcome.
-            why = bridge.ending or _staff_phone_ending(staff)
+            why = bridge.ending or _staff_phone_ending(bridge, staff)
             self.owner.publish(call_event(bridge.attempt_id, "ended", end_reason=why[0],
                                           ended_by=why[1]))  # fmt: skip
             log.info("the staff phone's leg ended (SIP %s) before the family was rung", status)
@@ -286,21 +325,35 @@ class Bridges:
 
     def _forget_if_done(self, bridge: Bridge) -> None:
         if not bridge.legs():
-            self._stop_whisper(bridge)
-            bridge.staff = bridge.family = bridge.interpreter = None
-            self.by_attempt.pop(bridge.attempt_id, None)
-            if bridge is self.handset:
-                self.handset = None
+            self._forget(bridge)
+
+    def _forget(self, bridge: Bridge) -> None:
+        """Drop the bridge, and every reference between it and its calls."""
+        self._stop_whisper(bridge)
+        for leg in (bridge.staff, bridge.family, bridge.interpreter):
+            if leg is not None:
+                leg.bridge = None
+        bridge.staff = bridge.family = bridge.interpreter = None
+        self.by_attempt.pop(bridge.attempt_id, None)
+        if bridge is self.handset:
+            self.handset = None
+
+    def forget_all(self) -> None:
+        """The stack is going: nothing of any bridge may outlive it."""
+        for bridge in self.every():
+            self._forget(bridge)
 
     def _say(self, bridge: Bridge, state: str, *, leg: Leg = Leg.STAFF) -> None:
         self.owner.publish({"event": "leg", "attempt": bridge.attempt_id, "leg": leg.value,
                             "state": state})  # fmt: skip
 
 
-def _staff_phone_ending(staff: HubCall) -> tuple[EndReason, str]:
+def _staff_phone_ending(bridge: Bridge, staff: HubCall) -> tuple[EndReason, str]:
     """Why an attempt ended whose member of staff's phone went before the family was rung."""
-    if staff.hangup_as is not None and staff.hangup_as[1] in ("system", "staff"):
+    if staff.hangup_as is not None and staff.hangup_as[1] in ("system", "staff", "not_accepted"):
         return EndReason.INTERRUPTED, staff.hangup_as[1]
+    if bridge.staff_answered and staff.hangup_as is None:
+        return EndReason.INTERRUPTED, "staff"  # answered, then put the phone down
     return EndReason.INTERRUPTED, "staff_phone"
 
 

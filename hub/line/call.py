@@ -21,6 +21,9 @@ from hub.spoken import Prompts
 if TYPE_CHECKING:
     from hub.line.bridge import Bridge
 
+# pjmedia_stream_dtmf_event_flags: a key already reported, held longer.
+DTMF_IS_UPDATE = 1
+
 
 class Leg(enum.StrEnum):
     """Who a call reaches: the family (the attempt's own call), or another leg of a bridge."""
@@ -38,6 +41,9 @@ class CallOwner(Protocol):
 
     def on_call_media(self, call: HubCall) -> None:
         """The call's media changed."""
+
+    def on_call_key(self, call: HubCall, key: str) -> None:
+        """A key was pressed at the far end of the call."""
 
 
 class HubCall(pj.Call):
@@ -81,6 +87,10 @@ class HubCall(pj.Call):
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self.line.on_call_media(self)
+
+    def onDtmfEvent(self, prm: pj.OnDtmfEventParam) -> None:
+        if not prm.flags & DTMF_IS_UPDATE:  # not the same key, held longer
+            self.line.on_call_key(self, prm.digit)
 
     def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
         tsx = prm.e.body.tsxState.tsx

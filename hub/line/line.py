@@ -202,7 +202,8 @@ class Line:
             try:
                 self._carry_out(command)
             except LineError as exc:
-                command.done.set_exception(exc)
+                # A fresh one: the caught one's traceback holds this thread's calls.
+                command.done.set_exception(LineError(str(exc)))
             else:
                 command.done.set_result(None)
         self.bridges.turn()
@@ -378,6 +379,11 @@ class Line:
         elif not self.audio.connect(call) and not call.play_message:
             self._interrupting.append(call)  # ended on the next turn
 
+    def on_call_key(self, call: HubCall, key: str) -> None:
+        """A key pressed at the far end: the member of staff's 1 puts them through."""
+        if call.leg is Leg.STAFF:
+            self.bridges.staff_key(call, key)
+
     def _let_go(self, call: HubCall) -> None:
         """Drop every reference to a call as it disconnects, inside its callback.
 
@@ -465,8 +471,7 @@ class Line:
             self.refusals.retired.clear()
             self.audio.release()
             self.call = None
-            self.bridges.by_attempt.clear()
-            self.bridges.handset = None
+            self.bridges.forget_all()
             self.account = None
             stack.close()
             self.stack = None

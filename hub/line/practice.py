@@ -24,6 +24,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from hub.line.call import DTMF_IS_UPDATE
 from hub.line.sip import (
     Player,
     SipStack,
@@ -35,8 +36,6 @@ from hub.line.sip import (
 
 log = logging.getLogger(__name__)
 
-# pjmedia_stream_dtmf_event_flags: a key already reported, held longer.
-DTMF_IS_UPDATE = 1
 GREETING = "Hello, you're through to the practice line. I'm a pretend parent. Go ahead."
 
 
@@ -58,6 +57,8 @@ class PracticeSettings:
     answer: bool = True
     early_media: bool = False  # ring with audio (a 183), as many phone networks do
     transport: str = "udp"
+    press: str = ""  # keys pressed once answered, as a member of staff's "1: put me through"
+    press_after_s: float = 3.0
 
 
 class _Call(pj.Call):
@@ -67,6 +68,8 @@ class _Call(pj.Call):
         self.number = number
         self.arrived = time.monotonic()
         self.answered = False
+        self.answered_at = 0.0
+        self.pressed = False
         self.finished = False
         self.player: Player | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
@@ -208,15 +211,30 @@ class PracticeLine:
         self.releasing.clear()
         now = time.monotonic()
         for call in self.calls:
-            if call.finished or call.answered or not self.settings.answer:
+            if call.finished or not self.settings.answer:
+                continue
+            if call.answered:
+                self._press(call, now)
                 continue
             if now - call.arrived >= self.settings.ring_s:
-                call.answered = True
+                call.answered, call.answered_at = True, now
                 try:
                     call.answer(call_param(200))
                     self.record("answered", call=call.number)
                 except pj.Error as exc:
                     log.warning("could not answer: %s", reason(exc))
+
+    def _press(self, call: _Call, now: float) -> None:
+        """Press the keys the practice line was told to, once, a while after answering."""
+        keys = self.settings.press
+        if not keys or call.pressed or now - call.answered_at < self.settings.press_after_s:
+            return
+        call.pressed = True
+        try:
+            call.dialDtmf(keys)
+            self.record("pressed", call=call.number, keys=keys)
+        except pj.Error as exc:
+            log.warning("could not press keys: %s", reason(exc))
 
     def forget(self, call: _Call) -> None:
         """Let go of a call as it disconnects, inside its callback, as pjsua2 advises.

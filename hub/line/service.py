@@ -8,6 +8,7 @@ through the dial guard. Only an admin's test call carries a typed-in number.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,9 @@ from hub.speech import SpeechCache
 from hub.spoken import Prompts
 
 log = logging.getLogger(__name__)
+
+# After the whisper, on the member of staff's phone: a voicemail never presses 1.
+PRESS_1 = "Press 1 to be put through."
 
 
 class LineService:
@@ -131,7 +135,7 @@ class LineService:
         household = session.get(Household, attempt.household_id)
         family = calls.family_name(household) if household is not None else "the family"
         campaign = attempt.entry.campaign.name if attempt.entry is not None else ""
-        text = f"Connecting you to {family}{', ' + campaign if campaign else ''}."
+        text = f"Connecting you to {family}{', ' + campaign if campaign else ''}. {PRESS_1}"
         return self._own_dial_string(staff), self._whisper(text)
 
     def _own_dial_string(self, staff: StaffUser) -> str:
@@ -211,7 +215,9 @@ class LineService:
         for old in folder.glob("*.wav") if folder.exists() else ():
             if old.stat().st_mtime < cutoff:
                 old.unlink(missing_ok=True)
-        return SpeechCache(folder, self.config.speech.voice, self.config.speech.rate).render(text)
+        said = SpeechCache(folder, self.config.speech.voice, self.config.speech.rate).render(text)
+        os.utime(said)  # said again now: kept its half hour from now, not from its first time
+        return said
 
     def practice_call(self, as_email: str, via: str = "handset") -> dict[str, Any]:
         """Ring the practice line, for staff to try the desk without a family.
@@ -231,7 +237,7 @@ class LineService:
                 if not own_phone.ready(staff):
                     raise ControlError(guard.NO_OWN_PHONE)
                 dial.own_phone = self._own_dial_string(staff)
-                dial.whisper = self._whisper("Connecting you to the practice line.")
+                dial.whisper = self._whisper(f"Connecting you to the practice line. {PRESS_1}")
             attempt = self._new_attempt(session, staff)
             dial.attempt_id = attempt.id
             self._place(session, attempt, dial, action="call.practice")

@@ -112,7 +112,8 @@ class StatusBoard:
 
 def _shown(call: HubCall, via: str) -> dict[str, Any]:
     stage = calls.stage(ended=False, answered=call.answered_at is not None, ringing=call.ringing)
-    interpreter = call.bridge is not None and call.bridge.interpreter is not None
+    leg = call.bridge.interpreter if call.bridge is not None else None
+    interpreter = None if leg is None else "answered" if leg.answered_at else "ringing"
     return {"attempt": call.attempt_id, "state": LineState(stage).value, "via": via,
             "muted": call.muted, "recording": call.recorder is not None,
             "interpreter": interpreter}  # fmt: skip
@@ -124,7 +125,7 @@ def _bridged(bridge: Bridge) -> dict[str, Any]:
     if family is None:
         shown = {"attempt": bridge.attempt_id, "state": LineState.DIALLING.value,
                  "via": "own_phone", "muted": False, "recording": False,
-                 "interpreter": False}  # fmt: skip
+                 "interpreter": None}  # fmt: skip
     else:
         shown = _shown(family, "own_phone")
     shown["your_phone"] = bridge.staff_state()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from hub import own_phone, users
-from hub.models import AuditEvent, Role
+from hub.models import AuditEvent, Role, StaffUser, utcnow
 from tests.factories import add_staff
 
 NOW = datetime(2026, 1, 14, 18, 0, tzinfo=UTC)
@@ -36,6 +36,11 @@ def test_a_mobile_a_landline_or_an_extension_can_be_ones_own_phone(typed, kept):
                          "give a mobile or a landline."),
         ("0800 123 4567", "That number is a freephone number, not a phone of yours; give a "
                           "mobile or a landline."),
+        # Short enough to be an extension, but a service: never the staff member's phone.
+        ("999", own_phone.SHORT_NUMBER),
+        ("112", own_phone.SHORT_NUMBER),
+        ("118 118", own_phone.SHORT_NUMBER),
+        ("123", own_phone.SHORT_NUMBER),
     ],
 )  # fmt: skip
 def test_other_numbers_are_refused_in_one_sentence(typed, why):
@@ -93,3 +98,11 @@ def test_removing_it_or_the_account_forgets_the_phone(sqlite_database):
         own_phone.new_code(kim, NOW)
         users.disable(session, "kim@school.example", actor="test")
         assert (kim.own_phone, kim.own_phone_code_hash) == ("", "")
+
+
+def test_a_short_number_kept_from_before_is_no_longer_ready_to_ring():
+    """A phone confirmed before short codes were refused is not rung for a call."""
+    staff = StaffUser(own_phone="999", own_phone_verified_at=utcnow())
+    assert not own_phone.ready(staff)
+    staff.own_phone = "2233"
+    assert own_phone.ready(staff)

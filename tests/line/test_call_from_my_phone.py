@@ -35,6 +35,8 @@ from tests.line.test_calls import assert_presents_the_school, headers, wav_facts
 pytestmark = pytest.mark.alone  # the audio through the bridge is measured
 
 STAFF_MOBILE = "07700900555"
+# The member of staff answers in half a second and presses 1 while the whisper plays.
+PRESS_1 = ("--ring", "0.5", "--press", "1", "--press-after", "2")
 STAFF_TONE, FAMILY_TONE = 440.0, 1000.0
 
 
@@ -64,6 +66,15 @@ def _nowak(family: Family, number: str, *, recording: bool = False) -> int:
     return family.attempt(number_id, entry_id=entry_id)
 
 
+def _ended_unrung(family: Family, attempt: int, ended_by: str, *, timeout: float) -> None:
+    """The attempt ended before the family was rung, needing no outcome, and says why."""
+    row = wait_until(lambda: (r := family.row(attempt)).ended_at and r, timeout=timeout,
+                     what="the attempt to end")  # fmt: skip
+    assert (row.end_reason, row.ended_by) == (EndReason.INTERRUPTED, ended_by)
+    assert calls.ending_words(row.end_reason, row.ended_by) == calls.NOT_RUNG[ended_by]
+    assert not calls.outcome_needed(row.end_reason)
+
+
 def _events(line: LineProcess) -> Iterator[dict[str, Any]]:
     events = line.client.events(idle_s=1)
     next(events)  # the status the subscription starts with
@@ -88,7 +99,7 @@ def _until(events: Iterator[dict[str, Any]], seen: list[dict[str, Any]], want: d
 def test_the_staff_phone_rings_first_hears_who_then_talks_with_the_family_both_ways(
     hub_line: LineProcess, family: Family, kamailio: Kamailio, tmp_path: Path
 ):
-    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, "--ring", "1",
+    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, *PRESS_1,
                                       "--greeting", str(_tone(tmp_path, STAFF_TONE)))  # fmt: skip
     family_phone = PracticeLineProcess(tmp_path / "family", kamailio, FAMILY_NUMBER, "--ring", "1",
                                        "--greeting", str(_tone(tmp_path, FAMILY_TONE)))  # fmt: skip
@@ -104,7 +115,7 @@ def test_the_staff_phone_rings_first_hears_who_then_talks_with_the_family_both_w
     status = hub_line.status()
     assert status["calls"] == [{"attempt": attempt, "state": "connected", "via": "own_phone",
                                 "muted": False, "recording": False, "your_phone": "answered",
-                                "interpreter": False}]  # fmt: skip
+                                "interpreter": None}]  # fmt: skip
     assert status["call"] is None  # the handset is free for someone at the hub
     time.sleep(9)  # the recording notice (about 5 s), then talk, both ways
     hub_line.client.request("hangup", attempt=attempt)
@@ -166,10 +177,7 @@ def test_a_staff_phone_that_does_not_answer_ends_the_call_and_the_family_is_neve
         _confirmed_phone(family)
         attempt = _nowak(family, "+447700900123")
         hub_line.client.request("dial", attempt=attempt, via="own_phone")
-        row = wait_until(lambda: (r := family.row(attempt)).ended_at and r, timeout=20,
-                         what="the attempt to end")  # fmt: skip
-        assert (row.end_reason, row.ended_by) == (EndReason.INTERRUPTED, "staff_phone")
-        assert calls.ending_words(row.end_reason, row.ended_by) == calls.NOT_RUNG["staff_phone"]
+        _ended_unrung(family, attempt, "staff_phone", timeout=20)
         assert len(staff_phone.events("invite")) == 1
         time.sleep(1)
         assert family_phone.events("invite") == []
@@ -180,7 +188,7 @@ def test_a_staff_phone_that_does_not_answer_ends_the_call_and_the_family_is_neve
 def test_the_staff_member_putting_their_phone_down_ends_the_familys_call(
     hub_line: LineProcess, family: Family, kamailio: Kamailio, tmp_path: Path
 ):
-    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, "--ring", "0.5")
+    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, *PRESS_1)
     family_phone = PracticeLineProcess(tmp_path / "family", kamailio, FAMILY_NUMBER, "--ring", "1")
     _confirmed_phone(family)
     attempt = _nowak(family, "+447700900123")
@@ -211,7 +219,7 @@ def test_a_member_of_staff_without_a_confirmed_phone_is_refused_and_nobody_is_ru
 def test_three_calls_through_staff_phones_at_once_each_carry_their_audio_without_gaps(
     hub_line: LineProcess, family: Family, kamailio: Kamailio, tmp_path: Path
 ):
-    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, "--ring", "0.5",
+    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, *PRESS_1,
                                       "--greeting", str(_tone(tmp_path, STAFF_TONE)))  # fmt: skip
     family_phone = PracticeLineProcess(tmp_path / "family", kamailio, FAMILY_NUMBER, "--ring", "1",
                                        "--greeting", str(_tone(tmp_path, FAMILY_TONE)))  # fmt: skip
@@ -261,8 +269,7 @@ def test_an_interpreter_joins_keys_its_pin_and_is_dropped_while_the_family_stays
                 tmp_path / name,
                 kamailio,
                 number,
-                "--ring",
-                "0.5",
+                *(PRESS_1 if name == "staff" else ("--ring", "0.5")),
                 "--greeting",
                 str(_tone(tmp_path, tone)),
             )
@@ -287,7 +294,7 @@ def test_an_interpreter_joins_keys_its_pin_and_is_dropped_while_the_family_stays
         hub_line.client.request("interpreter", attempt=attempt, on=False)
         _until(events, seen, {"event": "leg", "leg": "interpreter", "state": "ended"})
         [shown] = hub_line.status()["calls"]
-        assert (shown["state"], shown["interpreter"]) == ("connected", False)  # family stays
+        assert (shown["state"], shown["interpreter"]) == ("connected", None)  # family stays
         time.sleep(2)
         hub_line.client.request("hangup", attempt=attempt)
         _until(events, seen, {"event": "leg", "leg": "staff", "state": "ended"})
@@ -318,7 +325,7 @@ def test_an_interpreter_joins_keys_its_pin_and_is_dropped_while_the_family_stays
 def test_the_schools_message_left_from_the_desk_is_heard_on_both_phones_then_both_hang_up(
     hub_line: LineProcess, family: Family, kamailio: Kamailio, tmp_path: Path
 ):
-    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, "--ring", "0.5")
+    staff_phone = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, *PRESS_1)
     family_phone = PracticeLineProcess(tmp_path / "family", kamailio, FAMILY_NUMBER, "--ring", "1")
     _confirmed_phone(family)
     attempt = _nowak(family, "+447700900123")
@@ -340,3 +347,21 @@ def test_the_schools_message_left_from_the_desk_is_heard_on_both_phones_then_bot
         heard[name] = listen_for(Path(saved["recording"]), 1000).sound_s()
     assert heard["family"] > 2
     assert heard["staff"] > whisper_s + 2
+
+
+def test_a_voicemail_answering_the_staff_phone_is_never_put_through_to_the_family(
+    hub_line: LineProcess, family: Family, kamailio: Kamailio, tmp_path: Path
+):
+    # Answers at once and presses nothing, as a mobile's voicemail does.
+    voicemail = PracticeLineProcess(tmp_path / "staff", kamailio, STAFF_MOBILE, "--ring", "0")
+    family_phone = PracticeLineProcess(tmp_path / "family", kamailio, FAMILY_NUMBER)
+    _confirmed_phone(family)
+    attempt = _nowak(family, "+447700900123")
+    hub_line.client.request("dial", attempt=attempt, via="own_phone")
+    _ended_unrung(family, attempt, "not_accepted", timeout=40)
+    assert family_phone.events("invite") == []
+    # The voicemail heard who was to be called, and the request for 1, three times over.
+    [saved] = wait_until(lambda: voicemail.events("saved"), what="the voicemail's recording")
+    [whisper] = (hub_line.folder / "said").glob("*.wav")
+    heard = listen_for(Path(saved["recording"]), 1000).sound_s()
+    assert heard > 2.5 * listen_for(whisper, 1000).sound_s()

@@ -254,7 +254,7 @@ def test_an_interpreter_joins_a_handset_call_and_each_party_hears_the_other_two(
     desk.line.client.request("interpreter", on=False)
     wait_until(lambda: interpreter.events("ended"), what="the interpreter's leg to end")
     [shown] = desk.line.status()["calls"]
-    assert (shown["via"], shown["state"], shown["interpreter"]) == ("handset", "connected", False)
+    assert (shown["via"], shown["state"], shown["interpreter"]) == ("handset", "connected", None)
     desk.line.client.request("hangup")
     assert desk.ended(attempt).end_reason is EndReason.COMPLETED
     desk.handset.stop_listening()

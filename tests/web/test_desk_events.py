@@ -6,6 +6,7 @@ HTTPS (restarted on purpose to drop every desk's connection mid-call).
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from collections.abc import Iterator
@@ -203,15 +204,18 @@ def test_a_colleague_cannot_end_mute_or_message_your_call(
     colleague = browser.new_context(ignore_https_errors=True).new_page()
     sign_in(colleague, panel.url, COLLEAGUE)
     token = colleague.locator('meta[name="csrf-token"]').get_attribute("content")
-    for command in ("hangup", "mute", "voicemail", "keys"):
+    attempt = hub_line.status()["call"]["attempt"]
+    # Whether the colleague's page names the call or not (the desk names its own).
+    for command, named in itertools.product(("hangup", "mute", "voicemail", "keys"),
+                                            (None, attempt)):  # fmt: skip
         answer = colleague.evaluate(
-            """async ([command, token]) => {
+            """async ([command, token, attempt]) => {
                  const r = await fetch("/desk/" + command, {method: "POST",
                    headers: {"Content-Type": "application/json", "X-CSRFToken": token},
-                   body: JSON.stringify({on: true, keys: "1"})});
+                   body: JSON.stringify({on: true, keys: "1", attempt})});
                  return [r.status, (await r.json()).error];
                }""",
-            [command, token],
+            [command, token, named],
         )
         assert answer == [403, "The call on this hub's line is a colleague's; only they can "
                                "end or change it."], (command, answer)  # fmt: skip

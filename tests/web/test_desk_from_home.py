@@ -52,7 +52,8 @@ def test_a_teacher_at_home_calls_a_family_from_their_own_phone(
     kamailio: Kamailio,
     tmp_path: Path,
 ):
-    mobile = PracticeLineProcess(tmp_path / "mobile", kamailio, TEACHERS_MOBILE, "--ring", "1")
+    mobile = PracticeLineProcess(tmp_path / "mobile", kamailio, TEACHERS_MOBILE, "--ring", "1",
+                                 "--press", "1")  # fmt: skip
     service = PracticeLineProcess(tmp_path / "interpreter", kamailio, INTERPRETER_NUMBER,
                                   "--ring", "0.5")  # fmt: skip
     _confirm_phone(hub_line)
@@ -65,7 +66,7 @@ def test_a_teacher_at_home_calls_a_family_from_their_own_phone(
 
     page.get_by_role("button", name="Call Mother · mobile ••• 123").click()
     expect(page.get_by_role("status")).to_have_text(
-        re.compile("Ringing your phone|Your phone answered"), timeout=10_000
+        re.compile("Ringing your phone|Your phone answered: press 1"), timeout=10_000
     )
     expect(page.get_by_role("status")).to_have_text(re.compile("Connected"), timeout=30_000)
     [to_teacher] = mobile.events("invite")

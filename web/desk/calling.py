@@ -151,14 +151,27 @@ def interpreter() -> tuple[dict[str, Any], int]:
 
 
 def _ask(command: str, **fields: Any) -> tuple[dict[str, Any], int]:
-    """Send ``command`` about this person's call on the line (the hub may carry several)."""
+    """Send ``command`` about this person's call on the line (the hub may carry several).
+
+    The desk names its call by attempt; only whoever made a call may end, mute, key or
+    message it, though the line itself would obey anyone.
+    """
     user = signed_in()
     on_line = calls_on_line()
-    mine = [live for live in on_line if calls.may_control(live.attempt, user)]
-    # Only whoever made a call may end, mute, key or message it; the line would obey anyone.
-    if not mine and any(live.via == "handset" for live in on_line):
-        return {"error": NOT_YOUR_CALL}, 403
-    if mine:
+    named = (request.get_json(silent=True) or {}).get("attempt")
+    if named not in (None, ""):
+        live = next((c for c in on_line if str(c.attempt.id) == str(named)), None)
+        if live is None:
+            return {"error": "That call has ended."}, 409
+        if not calls.may_control(live.attempt, user):
+            return {"error": NOT_YOUR_CALL}, 403
+        fields["attempt"] = live.attempt.id
+    else:
+        mine = [live for live in on_line if calls.may_control(live.attempt, user)]
+        if not mine:
+            if on_line:
+                return {"error": NOT_YOUR_CALL}, 403
+            return {"error": "There is no call in progress."}, 409
         fields["attempt"] = mine[0].attempt.id
     try:
         reply = line_client().request(command, **fields)

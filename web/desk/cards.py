@@ -50,7 +50,7 @@ OUTCOMES = {
 LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
 # Before the family is rung, a call from the member of staff's own phone is at their phone.
 YOUR_PHONE = {"ringing": "Ringing your phone…",
-              "answered": "Your phone answered: telling you who you are calling…"}  # fmt: skip
+              "answered": "Your phone answered: press 1 on it to be put through…"}  # fmt: skip
 
 
 @bp.route("/")
@@ -175,7 +175,7 @@ def _call_panel(live: LiveCall | None, pending: CallAttempt | None) -> dict[str,
     up = pending.ended_at is None
     return {"attempt": pending.id, "state": "Calling…" if up else f"Ended: {ended or 'call ended'}",
             "up": up, "connected": False, "muted": False, "practice": False,
-            "interpreter": False}  # fmt: skip
+            "interpreter": None}  # fmt: skip
 
 
 def _family(entry: CampaignEntry) -> Household:

@@ -38,7 +38,7 @@ class LiveCall:
     muted: bool
     via: str = "handset"  # or "own_phone": the member of staff's own phone, rung first
     your_phone: str | None = None  # that phone's state: ringing, answered, ended
-    interpreter: bool = False  # the interpreting service is on the call
+    interpreter: str | None = None  # the interpreting service's leg: ringing or answered
 
 
 def signed_in() -> StaffUser:
@@ -92,7 +92,7 @@ def calls_on_line() -> list[LiveCall]:
                                   muted=bool(shown.get("muted")),
                                   via=shown.get("via", "handset"),
                                   your_phone=shown.get("your_phone"),
-                                  interpreter=bool(shown.get("interpreter"))))  # fmt: skip
+                                  interpreter=shown.get("interpreter")))  # fmt: skip
     return found
 
 

@@ -31,7 +31,7 @@
   // A call from the member of staff's own phone: theirs rings first, then the family's.
   const yourPhone = {
     ringing: "Ringing your phone…",
-    answered: "Your phone answered: telling you who you are calling…",
+    answered: "Your phone answered: press 1 on it to be put through…",
   };
   const talkOn = card.querySelectorAll('input[name="via"]');
   const remembered = localStorage.getItem("phonehub.via");
@@ -55,6 +55,8 @@
     });
     return { ok: response.ok, data: await response.json() };
   };
+  // About the call on the page: the hub may carry several, so the desk names its own.
+  const postAboutCall = (url, body) => post(url, { ...body, attempt: panel.dataset.attempt });
   const showError = (message) => { error.textContent = message; error.hidden = !message; };
 
   // A call is up: its controls shown, the buttons that would start another disabled.
@@ -213,13 +215,13 @@
     });
   }
   hangup.addEventListener("click", async () => {
-    const { ok, data } = await post("/desk/hangup");
+    const { ok, data } = await postAboutCall("/desk/hangup");
     if (!ok) showError(data.error);
   });
   // Mute: the family hears silence from the handset while still being heard.
   mute.addEventListener("click", async () => {
     const on = mute.getAttribute("aria-pressed") !== "true";
-    const { ok, data } = await post("/desk/mute", { on });
+    const { ok, data } = await postAboutCall("/desk/mute", { on });
     if (!ok) { showError(data.error); return; }
     mute.setAttribute("aria-pressed", String(data.muted));
     mute.textContent = data.muted ? "Unmute (the family can't hear you)" : "Mute";
@@ -229,7 +231,7 @@
   const sendKey = async (key) => {
     const to = keysTo && !keysTo.hidden
       ? keysTo.querySelector('input[name="keys-to"]:checked').value : "family";
-    const { ok, data } = await post("/desk/keys", { keys: key, to });
+    const { ok, data } = await postAboutCall("/desk/keys", { keys: key, to });
     if (!ok) { showError(data.error); return; }
     showError("");
     sent = (sent + key).slice(-32);
@@ -244,7 +246,7 @@
     interpreter.addEventListener("click", async () => {
       const on = interpreter.getAttribute("aria-pressed") !== "true";
       interpreter.disabled = true;
-      const { ok, data } = await post("/desk/interpreter", { on });
+      const { ok, data } = await postAboutCall("/desk/interpreter", { on });
       interpreter.disabled = false;
       if (!ok) { showError(data.error); return; }
       showError("");
@@ -252,7 +254,7 @@
     });
   }
   voicemail.addEventListener("click", async () => {
-    const { ok, data } = await post("/desk/voicemail");
+    const { ok, data } = await postAboutCall("/desk/voicemail");
     if (!ok) showError(data.error);
   });
   // A call the line already had when the page was drawn (a reload, a second tab).
