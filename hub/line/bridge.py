@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 ACCEPT_KEY = "1"  # pressed on the member of staff's phone: "put me through"
 WHISPER_PLAYS = 3  # the whisper is said this often, waiting for 1, before giving up
+# The UK ringing tone (400 + 450 Hz: 0.4 s on, 0.2 off, 0.4 on, 2 off), so a member of
+# staff waiting for the family hears it ring rather than silence.
+RINGBACK = ((400, 450, 400, 200), (400, 450, 400, 2000))
 
 
 @dataclass(eq=False)
@@ -63,6 +66,7 @@ class Bridge:
     staff_answered: bool = False
     handset: bool = False  # the member of staff is on the hub's handset, not their own phone
     whisper: Player | None = None
+    ringback: pj.ToneGenerator | None = None  # what the member of staff hears as it rings
     whisper_started: bool = False
     plays: int = 0  # times the whisper has been heard to the end
     accepted: bool = False  # the member of staff pressed 1
@@ -220,6 +224,7 @@ class Bridges:
 
     def family_gone(self, bridge: Bridge) -> None:
         """The family's leg ended (its own event already said so): every other leg goes."""
+        self._stop_ringback(bridge)
         for leg in bridge.legs():
             self.owner.hang_up(leg, EndReason.COMPLETED, "remote")
         self._forget_if_done(bridge)
@@ -295,7 +300,40 @@ class Bridges:
             bridge.family = None
             self.owner.publish(_failed(bridge.attempt_id))
             self.owner.hang_up(staff, EndReason.FAILED, "system")
+        else:
+            self._ring_back(bridge, staff)
         self.owner.show()
+
+    def _ring_back(self, bridge: Bridge, staff: HubCall) -> None:
+        """Let the member of staff hear the family's phone ringing (not silence)."""
+        media = audio_media(staff)
+        if media is None:
+            return
+        tones = pj.ToneDescVector()
+        for low, high, on_ms, off_ms in RINGBACK:
+            tone = pj.ToneDesc()
+            tone.freq1, tone.freq2, tone.on_msec, tone.off_msec = low, high, on_ms, off_ms
+            tone.volume, tone.flags = 0, 0
+            tones.append(tone)
+        try:
+            ringback = pj.ToneGenerator()
+            ringback.createToneGenerator()
+            ringback.play(tones, True)
+            ringback.startTransmit(media)
+        except pj.Error as exc:  # a nicety: the call goes on without it
+            log.warning("the ringing tone could not be played: %s", reason(exc))
+            return
+        bridge.ringback = ringback
+
+    def family_media(self, bridge: Bridge) -> None:
+        """The family's phone sends sound (its network's ringing, or the answer): no tone."""
+        self._stop_ringback(bridge)
+
+    def _stop_ringback(self, bridge: Bridge) -> None:
+        """Stop the ringing tone; it is deleted on the next turn, outside any callback."""
+        if bridge.ringback is not None:
+            self.audio.release_later(bridge.ringback)
+            bridge.ringback = None
 
     def _staff_gone(self, bridge: Bridge, staff: HubCall, status: int) -> None:
         """The member of staff's phone hung up, or never answered: the attempt ends with it."""
@@ -330,6 +368,7 @@ class Bridges:
     def _forget(self, bridge: Bridge) -> None:
         """Drop the bridge, and every reference between it and its calls."""
         self._stop_whisper(bridge)
+        self._stop_ringback(bridge)
         for leg in (bridge.staff, bridge.family, bridge.interpreter):
             if leg is not None:
                 leg.bridge = None

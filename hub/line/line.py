@@ -374,6 +374,7 @@ class Line:
         if call.leg is not Leg.FAMILY:
             self.bridges.leg_media(call)
         elif call.bridge is not None:
+            self.bridges.family_media(call.bridge)
             self.audio.join(call.bridge)
             self.audio.answered(call)
         elif not self.audio.connect(call) and not call.play_message:

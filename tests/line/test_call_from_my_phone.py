@@ -150,6 +150,10 @@ def test_the_staff_phone_rings_first_hears_who_then_talks_with_the_family_both_w
     # Before the family's voice, the member of staff heard who they were being put through to.
     first = at_staff.first_tone_s()
     assert first is not None and at_staff.sound_s(0, first) > 1.5
+    # Then, while the family's phone rang (a second), the UK ringing tone, not silence.
+    ringing = listen_for(staff_heard, 425, band_hz=40)
+    assert ringing.tone_between(first - 1.5, first) >= 0.3
+    assert ringing.tone_between(first + 0.5, first + 5) == 0  # and never over the family
     # The campaign records: after the notice, the school's recording has both sides.
     row = wait_until(lambda: (r := family.row(attempt)).ended_at and r, what="the row")
     assert (row.end_reason, row.ended_by) == (EndReason.COMPLETED, "staff")
