@@ -259,4 +259,6 @@
   });
   // A call the line already had when the page was drawn (a reload, a second tab).
   if (panel.dataset.attempt && panel.dataset.up) follow(panel.dataset.attempt);
+  // Ready: a click before now would have been lost, so the buttons waited until here.
+  card.querySelectorAll("[data-ready-to-call]").forEach((b) => { b.disabled = false; });
 })();
