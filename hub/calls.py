@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub import audit, queues
+from hub import audit, positive, queues
 from hub.db import take_write_lock
 from hub.exceptions import QueueError
 from hub.models import (
@@ -305,10 +305,15 @@ def record_outcome(
     now: datetime,
     notes: str = "",
     call_back_at: datetime | None = None,
+    meeting: bool = False,
     zone: ZoneInfo = queues.SCHOOL_ZONE,
     nation: str = DEFAULT_NATION,
 ) -> CampaignEntry:
-    """Record how a call went and move its household on in the queue; once per call."""
+    """Record how a call went and move its household on in the queue; once per call.
+
+    ``meeting``: the parent wants a meeting, so the call back at ``call_back_at`` (to
+    book it) is the caller's own follow-up.
+    """
     now = queues.as_utc(now)
     entry = attempt.entry
     if entry is None:
@@ -321,6 +326,8 @@ def record_outcome(
             raise QueueError("A concern goes to the DSL, so it cannot also be a call back.")
         if call_back_at <= now:
             raise QueueError("Choose a call-back time later than now.")
+    if meeting and (outcome != Outcome.SPOKE_TO_PARENT or call_back_at is None):
+        raise QueueError("A meeting is booked with a parent you spoke to, at a time to ring back.")
     notes = notes.strip()
     if outcome == Outcome.CONCERN and not notes:
         raise QueueError("Say what the concern is; only the DSL will read it.")
@@ -334,14 +341,16 @@ def record_outcome(
     result = session.execute(
         update(CallAttempt)
         .where(CallAttempt.id == attempt.id, CallAttempt.outcome.is_(None))
-        .values(outcome=outcome, notes=stored_notes)
+        .values(outcome=outcome, notes=stored_notes, meeting_wanted=meeting)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise QueueError("This call's outcome has already been recorded.")
-    session.expire(attempt, ["outcome", "notes"])
+    session.expire(attempt, ["outcome", "notes", "meeting_wanted"])
+    if outcome in queues.CONTACT:
+        positive.read_out(session, attempt, now=now)  # a nominated pupil's notes were heard
     return queues.outcome_recorded(session, attempt, outcome, staff=staff, now=now, notes=notes,
-                                   call_back_at=call_back_at, zone=zone,
+                                   call_back_at=call_back_at, meeting=meeting, zone=zone,
                                    nation=nation)  # fmt: skip
 
 

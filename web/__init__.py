@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hub_status,
         own_phone,
         people,
+        positive,
         security,
         spoken,
         staff,
@@ -76,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         spoken.bp,
         hub_status.bp,
         dsl.bp,
+        positive.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(OperationalError, _database_unreachable)

@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub import audit, calls, queues
+from hub import audit, calls, positive, queues
 from hub.models import (
     CallAttempt,
     Campaign,
@@ -33,7 +33,8 @@ from hub.models import (
     StaffUser,
     utcnow,
 )
-from web import hub_status
+from web import clock, hub_status
+from web import positive as positive_web
 from web.db import db
 
 NO_ANSWER = (Outcome.NO_ANSWER, Outcome.VOICEMAIL)
@@ -95,8 +96,11 @@ def page(user: StaffUser) -> str:
     today = now.astimezone(zone).date()
     session = db()
     figures: dict[str, Any] = {}
+    figures["habit"] = positive_web.habit(user)
     if user.role is Role.ADMIN:
         figures.update(_school_today(session, _midnight(today, zone)))
+        made, callers = positive.school_week(session, now=clock.now(), zone=zone)
+        figures["positive_week"] = {"made": made, "callers": callers}
     else:
         figures.update(_my_queue(session, user, now, today, zone))
     if user.role is Role.DSL:

@@ -252,6 +252,22 @@ class RetentionSection:
 
 
 @dataclass(frozen=True)
+class PositiveSection:
+    """[positive]: positive calls home as each member of staff's weekly habit."""
+
+    reminder_day: str = field(metadata=setting(Choice(DAYS)))
+    reminder_hours: str = field(metadata=setting(TimeRange()))
+    call_length_min: int = field(metadata=setting(Integer(1, 60)))
+    reflect_after_days: int = field(metadata=setting(Integer(0, 28)))
+
+    @property
+    def reminder_window(self) -> tuple[time, time]:
+        """The start and end of reminder_hours."""
+        start, end = self.reminder_hours.split("-")
+        return time.fromisoformat(start), time.max if end == "24:00" else time.fromisoformat(end)
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration, one attribute per [section]."""
 
@@ -266,6 +282,7 @@ class Config:
     gpio: GpioSection = field(metadata=setting(Table(GpioSection)))
     speech: SpeechSection = field(metadata=setting(Table(SpeechSection)))
     retention: RetentionSection = field(metadata=setting(Table(RetentionSection)))
+    positive: PositiveSection = field(metadata=setting(Table(PositiveSection)))
     # Where the values came from, for people; two configs with equal values are equal.
     source: str = field(compare=False)
 

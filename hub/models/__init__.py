@@ -9,7 +9,8 @@ timestamps, enums stored by value), ``people`` (households, pupils, guardians an
 their numbers), ``staff`` (accounts, sessions, invites), ``calendar`` (the school's terms and
 holidays), ``campaigns`` (queues,
 entries, pupil notes), ``calls`` (hubs, call attempts, concerns), ``speech`` (spoken
-messages in families' languages) and ``audit``.
+messages in families' languages), ``positive`` (nominations and reflections on
+positive calls home) and ``audit``.
 Everything is imported from here, which also makes sure every table is on
 ``Base.metadata`` before Alembic compares it with the database.
 """
@@ -27,6 +28,7 @@ from hub.models.campaigns import (
     Purpose,
 )
 from hub.models.people import Guardian, Household, PhoneNumber, Pupil, PupilContact
+from hub.models.positive import Nomination, Reflection
 from hub.models.speech import SpokenMessage
 from hub.models.staff import (
     Invite,
@@ -54,6 +56,7 @@ __all__ = [
     "Hub",
     "Invite",
     "LoginFailure",
+    "Nomination",
     "Outcome",
     "PeriodKind",
     "PhoneNumber",
@@ -62,6 +65,7 @@ __all__ = [
     "PupilNote",
     "Purpose",
     "RecoveryCode",
+    "Reflection",
     "Role",
     "SpokenMessage",
     "StaffUser",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models.base import Base, UTCDateTime, utcnow, value_enum
@@ -96,6 +96,9 @@ class CallAttempt(Base):
     # An admin's test call to a number typed in, not a family's.
     test_call: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # A positive call home the parent wants to take further: a follow-up was booked for the
+    # caller (the outcome is still that they spoke to the parent).
+    meeting_wanted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     recording_path: Mapped[str | None] = mapped_column(String(500))
 
     entry: Mapped[CampaignEntry | None] = relationship(back_populates="attempts")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -84,6 +85,8 @@ class Campaign(Base):
     # False: only the staff listed in campaign_staff may work it.
     any_opted_in_staff: Mapped[bool] = mapped_column(Boolean, default=True)
     deadline: Mapped[date | None] = mapped_column(Date)
+    # The standing positive campaign that staff's nominations of pupils go to (hub.positive).
+    for_nominations: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL")
     )
@@ -121,6 +124,8 @@ class CampaignEntry(Base):
     )
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A positive call: what the caller plans to say, written on the card before calling.
+    plan: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="entries")

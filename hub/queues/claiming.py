@@ -283,7 +283,8 @@ def _offerable(
             and_(CampaignEntry.state == EntryState.CALL_BACK, CampaignEntry.call_back_at <= now),
         ),
         or_(CampaignEntry.assignee_id.is_(None), CampaignEntry.assignee_id == staff.id),
-        ~_reached_since(now - timedelta(days=campaign.cadence_days)) | _cadence_overridden(),
+        ~_reached_since(now - timedelta(days=campaign.cadence_days), campaign)
+        | _cadence_overridden(),
     ]
     if staff.role != Role.DSL:
         # A concern, or an escalation, puts the family in the DSL's hands in

@@ -72,13 +72,15 @@ def outcome_recorded(
     now: datetime,
     notes: str,
     call_back_at: datetime | None,
+    meeting: bool = False,
     zone: ZoneInfo = SCHOOL_ZONE,
     nation: str = DEFAULT_NATION,
 ) -> CampaignEntry:
     """Move the household on once ``hub.calls`` has written a call's outcome.
 
     A concern goes to the DSL; a family reached is done unless they asked for a call
-    back; a family not reached waits, or goes to the DSL after two school days.
+    back (a parent who wants a meeting: the caller's own call back, to book it); a
+    family not reached waits, or goes to the DSL after two school days.
     """
     entry = attempt.entry
     assert entry is not None  # hub.calls records outcomes of campaign calls only
@@ -118,6 +120,9 @@ def outcome_recorded(
     elif call_back_at is not None:
         _release(entry, EntryState.CALL_BACK)
         entry.call_back_at = call_back_at
+        if meeting:
+            entry.assignee_id = attempt.staff_id
+            detail["meeting"] = True
     else:
         _release(entry, EntryState.WAITING)
     detail["state"] = entry.state.value

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from hub import audit
 from hub.exceptions import QueueError
@@ -25,6 +25,7 @@ from hub.models import (
     EndReason,
     EntryState,
     Outcome,
+    Purpose,
     Role,
     StaffUser,
 )
@@ -103,15 +104,31 @@ def _check_manager(actor: StaffUser | str, campaign: Campaign) -> None:
         raise QueueError("Only the designated safeguarding lead can change this campaign.")
 
 
-def _reached_since(since: datetime) -> ColumnElement[bool]:
-    # Reached in any other campaign; this entry's own contacts (a parent who
-    # asked to be called back) are its state's business, not the cap's.
+def _reached_since(since: datetime, campaign: Campaign) -> ColumnElement[bool]:
+    # Reached in any other campaign with calls of the same kind; this entry's own
+    # contacts (a parent who asked to be called back) are its state's business.
     return exists().where(
         CallAttempt.household_id == CampaignEntry.household_id,
         CallAttempt.outcome.in_(CONTACT),
         CallAttempt.requested_at >= since,
         or_(CallAttempt.entry_id.is_(None), CallAttempt.entry_id != CampaignEntry.id),
+        same_kind_of_call(campaign),
     )
+
+
+def same_kind_of_call(campaign: Campaign) -> ColumnElement[bool]:
+    """The call attempt counts towards ``campaign``'s cadence cap.
+
+    A positive call home never counts against, nor is held by, the welfare cadence:
+    positive calls are capped among themselves, every other kind of call together.
+    """
+    earlier, kind = aliased(CampaignEntry), aliased(Campaign)
+    positive = exists().where(
+        earlier.id == CallAttempt.entry_id,
+        kind.id == earlier.campaign_id,
+        kind.purpose == Purpose.POSITIVE,
+    )
+    return positive if campaign.purpose is Purpose.POSITIVE else ~positive
 
 
 def _cadence_overridden() -> ColumnElement[bool]:

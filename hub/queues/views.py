@@ -20,7 +20,14 @@ from hub.models import (
     Role,
     StaffUser,
 )
-from hub.queues.rules import CONTACT, OPEN, _cadence_overridden, _short, as_utc
+from hub.queues.rules import (
+    CONTACT,
+    OPEN,
+    _cadence_overridden,
+    _short,
+    as_utc,
+    same_kind_of_call,
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,8 @@ def progress(session: Session, campaign: Campaign) -> dict[EntryState, int]:
 def held_by_cadence(session: Session, campaign: Campaign, *, now: datetime) -> dict[int, datetime]:
     """Families the cadence cap keeps from this campaign now: entry id → when last reached.
 
-    Reached in another campaign within the campaign's cadence, and not let through by
+    Reached in another campaign within the campaign's cadence (by a call of the same kind:
+    positive calls home and the rest are capped apart), and not let through by
     the DSL (``override_cadence``), so nobody is offered them until the cap runs out.
     """
     since = as_utc(now) - timedelta(days=campaign.cadence_days)
@@ -118,6 +126,7 @@ def held_by_cadence(session: Session, campaign: Campaign, *, now: datetime) -> d
             CallAttempt.outcome.in_(CONTACT),
             CallAttempt.requested_at >= since,
             or_(CallAttempt.entry_id.is_(None), CallAttempt.entry_id != CampaignEntry.id),
+            same_kind_of_call(campaign),
             ~_cadence_overridden(),
         )
         .group_by(CampaignEntry.id)

@@ -249,11 +249,13 @@ def test_a_positive_call_shows_the_caller_what_the_pupil_did(app, accounts):
                      f"note-{finn}": "Helped a new pupil find their way.",
                      "csrf_token": csrf_token(admin, f"/campaigns/{campaign}")})  # fmt: skip
     card = staff.get(f"/desk/{campaign}").get_data(as_text=True)
-    assert (
-        "<strong>What Zoë O&#39;Brien did:</strong> Read her &lt;b&gt;poem&lt;/b&gt; to the whole"
-        in card
-    )
-    assert "<strong>What Finn O&#39;Brien did:</strong> Helped a new pupil find their way." in card
+    assert re.search(r"<h4>What Zoë O&#39;Brien did</h4>\s*<p class=\"prewrap did\">Read her "
+                     r"&lt;b&gt;poem&lt;/b&gt; to the whole", card)  # fmt: skip
+    assert re.search(r"<h4>What Finn O&#39;Brien did</h4>\s*<p class=\"prewrap did\">Helped a new "
+                     r"pupil find their way\.</p>", card)  # fmt: skip
+    # It opens with the suggested first line, naming both.
+    assert ("I&#39;m calling from Example School, everything&#39;s fine — I wanted to tell you "
+            "about something Finn and Zoë did.") in card  # fmt: skip
 
 
 def test_a_closed_campaign_offers_nobody(app, accounts):

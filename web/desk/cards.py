@@ -11,13 +11,14 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import calls, languages, own_phone, queues
+from hub import audit, calls, languages, own_phone, positive, queues
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -26,17 +27,21 @@ from hub.models import (
     Guardian,
     Household,
     Outcome,
+    Purpose,
     StaffUser,
     utcnow,
 )
 from hub.numbers import mask
 from hub.school_days import SchoolCalendar
+from web import positive as positive_web
 from web.db import db
 from web.desk.common import ANYONE, LiveCall, bp, live_call, pending_call, signed_in
 from web.security import roles
 
 SWEEP_EVERY_S = 60.0
 
+# The form's values: an Outcome's, or MEETING (spoke to the parent, who wants a meeting).
+MEETING = "parent_wants_meeting"
 OUTCOMES = {
     Outcome.SPOKE_TO_PARENT: "Spoke to parent or carer",
     Outcome.SPOKE_TO_PUPIL: "Spoke to the pupil",
@@ -45,6 +50,11 @@ OUTCOMES = {
     Outcome.WRONG_NUMBER: "Wrong number",
     Outcome.DECLINED: "Declined to talk",
     Outcome.CONCERN: "Safeguarding concern (goes to the DSL)",
+}
+POSITIVE_OUTCOMES = {
+    Outcome.SPOKE_TO_PARENT: "Spoke to parent or carer",
+    MEETING: "Parent wants a meeting (books a follow-up call for you to arrange it)",
+    **{key: label for key, label in OUTCOMES.items() if key != Outcome.SPOKE_TO_PARENT},
 }
 
 LIVE = {"dialling": "Dialling…", "ringing": "Ringing…", "connected": "Connected"}
@@ -72,7 +82,8 @@ def index() -> str | BaseResponse:
     zone = current_app.config["PHONEHUB"].dialplan.zone
     waiting = {c.id: queues.waiting_for(db(), c, user, now=utcnow(), zone=zone) for c in campaigns}
     return render_template("desk_index.html", campaigns=campaigns, progress=progress,
-                           waiting=waiting, day_off=_day_off())  # fmt: skip
+                           waiting=waiting, day_off=_day_off(),
+                           habit=positive_web.habit(user))  # fmt: skip
 
 
 def _day_off() -> str | None:
@@ -132,10 +143,14 @@ def card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
                error: str | None = None) -> str:  # fmt: skip
     """The card, with the call the line has up and the outcome form as last typed."""
     family = _family(entry)
+    config = current_app.config["PHONEHUB"]
+    is_positive = campaign.purpose is Purpose.POSITIVE
     return render_template(
         "desk.html",
         campaign=campaign,
         entry=entry,
+        positive_card=_positive_card(entry, family) if is_positive else None,
+        length_prompt_s=config.positive.call_length_min * 60 if is_positive else None,
         people=_people(family),
         language=_language(family),
         history=queues.history(db(), family, viewer=user),
@@ -144,10 +159,54 @@ def card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
         practice=bool(current_app.config["PHONEHUB"].line.practice_number),
         interpreting=bool(current_app.config["PHONEHUB"].line.interpreter_number),
         my_phone=own_phone.shown(user) if own_phone.ready(user) else None,
-        outcomes=OUTCOMES,
+        outcomes=POSITIVE_OUTCOMES if is_positive else OUTCOMES,
         typed=typed or {},
         error=error,
     )
+
+
+def _positive_card(entry: CampaignEntry, family: Household) -> dict[str, Any]:
+    """A positive call's card: the first line to say, what each pupil did, the caller's plan.
+
+    The notes are the nominations waiting for this call (siblings' together, each under
+    its pupil's name), or the notes the office wrote for a positive campaign.
+    """
+    notes: dict[int, list[dict[str, str]]] = {}
+    for nomination in positive.waiting_notes(db(), entry):
+        by = nomination.nominated_by.name if nomination.nominated_by else ""
+        notes.setdefault(nomination.pupil_id, []).append({"text": nomination.note, "by": by})
+    if not notes:
+        notes = {pupil_id: [{"text": text, "by": ""}] for pupil_id, text
+                 in entry.notes_by_pupil.items()}  # fmt: skip
+    pupils = [pupil for pupil in family.pupils if pupil.id in notes] or list(family.pupils)
+    school = current_app.config["PHONEHUB"].school.name
+    last = entry.attempts[-1] if entry.attempts else None
+    return {
+        "opening": positive.opening_line(school, [pupil.forename for pupil in pupils]),
+        "notes": [{"pupil": pupil, "notes": notes[pupil.id]} for pupil in pupils
+                  if pupil.id in notes],
+        "follow_up": last if last is not None and last.meeting_wanted else None,
+    }  # fmt: skip
+
+
+@bp.route("/plan", methods=["POST"])
+@roles(*ANYONE)
+def plan() -> BaseResponse:
+    """Keep the caller's plan for a positive call, written on its card."""
+    user = signed_in()
+    entry = db().get(CampaignEntry, request.form.get("entry", 0, type=int))
+    if entry is None or not queues.may_work(user, entry.campaign):
+        abort(404)
+    if entry.claimed_by_id != user.id and entry.assignee_id != user.id:
+        flash("This family's call is not yours, so its plan is not yours to change.", "error")
+        return redirect(url_for("desk.card", campaign_id=entry.campaign_id))
+    text = request.form.get("plan", "").strip()
+    if (problem := audit.contact_details_in(text)) is not None:
+        flash(problem, "error")
+    else:
+        entry.plan = text
+        flash("Your plan is saved on the card.", "info")
+    return redirect(url_for("desk.card", campaign_id=entry.campaign_id))
 
 
 def _language(family: Household) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import calls
+from hub import calls, positive
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -25,8 +25,9 @@ from hub.models import (
     StaffUser,
     utcnow,
 )
+from hub.school_days import SchoolCalendar
 from web.db import db
-from web.desk.cards import card_page
+from web.desk.cards import MEETING, card_page
 from web.desk.common import ANYONE, bp, pending_call, signed_in
 from web.security import roles
 
@@ -44,21 +45,26 @@ def outcome() -> BaseResponse:
     typed = {name: form.get(name, "").strip() for name in ("outcome", "notes", "call_back_at")}
     zone = current_app.config["PHONEHUB"].dialplan.zone
     nation = current_app.config["PHONEHUB"].dialplan.nation
+    meeting = typed["outcome"] == MEETING
     try:
-        chosen = Outcome(typed["outcome"])
+        chosen = Outcome.SPOKE_TO_PARENT if meeting else Outcome(typed["outcome"])
     except ValueError:
         return _try_again(user, attempt, typed, "Choose how the call went.")
     try:
         when = _call_back(typed["call_back_at"], zone)
     except ValueError:
         return _try_again(user, attempt, typed, "Give the call-back time as a date and a time.")
+    if meeting and when is None:  # booked for them: the next school day, after school
+        dialplan = current_app.config["PHONEHUB"].dialplan
+        when = positive.follow_up_at(utcnow(), dialplan=dialplan,
+                                     calendar=SchoolCalendar.load(db(), nation))  # fmt: skip
     try:
         entry = calls.record_outcome(db(), attempt, chosen, staff=user, now=utcnow(),
-                                      notes=typed["notes"], call_back_at=when,
+                                      notes=typed["notes"], call_back_at=when, meeting=meeting,
                                       zone=zone, nation=nation)  # fmt: skip
     except QueueError as exc:
         return _try_again(user, attempt, typed, str(exc))
-    flash(_saved(chosen, entry, zone), "info")
+    flash(_saved(chosen, entry, zone, meeting=meeting), "info")
     return redirect(url_for("desk.card", campaign_id=campaign_id))
 
 
@@ -83,8 +89,14 @@ def _try_again(user: StaffUser, attempt: CallAttempt, typed: dict[str, str],
     return card_page(user, entry.campaign, entry, pending, typed=typed, error=error), 422
 
 
-def _saved(chosen: Outcome, entry: CampaignEntry, zone: ZoneInfo) -> str:
+def _saved(chosen: Outcome, entry: CampaignEntry, zone: ZoneInfo, *, meeting: bool = False) -> str:
     """One line for the next page: what was saved for which family, and what happens next."""
+    family = calls.family_name(entry.household)
+    if meeting and entry.state is EntryState.CALL_BACK and entry.call_back_at is not None:
+        return (
+            f"Saved for {family}: the parent wants a meeting; a follow-up call to arrange "
+            f"it is booked for you on {_day_and_time(entry.call_back_at, zone)}."
+        )
     if chosen is Outcome.CONCERN:
         then = "it is on the DSL's list now"
     elif entry.state is EntryState.ESCALATED:
@@ -98,7 +110,7 @@ def _saved(chosen: Outcome, entry: CampaignEntry, zone: ZoneInfo) -> str:
     else:
         # Not reached today: offered again from tomorrow (hub.queues), never at once.
         then = "they will be offered again from tomorrow"
-    return f"Saved for {calls.family_name(entry.household)}: {calls.SAID[chosen]}; {then}."
+    return f"Saved for {family}: {calls.SAID[chosen]}; {then}."
 
 
 def _day_and_time(moment: datetime, zone: ZoneInfo) -> str:

@@ -41,3 +41,17 @@ document.querySelectorAll("[data-says-when]").forEach((words) => {
   input.addEventListener("change", say);
   say();
 });
+
+// A reflection counts its words as they are typed, against the 200 to 300 it aims for.
+document.querySelectorAll("form[data-aim-low]").forEach((form) => {
+  const counter = form.querySelector(".word-count");
+  const boxes = form.querySelectorAll("textarea");
+  const [low, high] = [form.dataset.aimLow, form.dataset.aimHigh].map(Number);
+  const count = () => {
+    let words = 0;
+    boxes.forEach((box) => { words += (box.value.match(/[\p{L}\p{N}_’'-]+/gu) || []).length; });
+    const hint = words < low ? `${low - words} to go` : words > high ? "a little over" : "right on the aim";
+    counter.textContent = `${words} words: the aim is ${low} to ${high} (${hint}).`;
+  };
+  boxes.forEach((box) => box.addEventListener("input", count));
+});

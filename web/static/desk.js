@@ -101,10 +101,14 @@
     keysTo.hidden = leg !== "answered";
   };
 
-  // The connected timer counts on the page between the line's messages.
+  // The connected timer counts on the page between the line's messages. A positive call
+  // gently says when it has gone on as long as the school suggests.
+  const lengthPrompt = panel.querySelector(".length-prompt");
+  const promptAfter = Number(panel.dataset.lengthPromptS || 0);
   const showTimer = () => {
     const seconds = Math.max(0, Math.round((Date.now() - answeredAt) / 1000));
     state.textContent = `Connected ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    if (lengthPrompt && promptAfter && seconds >= promptAfter) lengthPrompt.hidden = false;
   };
   const stopTimer = () => { clearInterval(ticking); ticking = null; };
 

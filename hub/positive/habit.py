@@ -1,0 +1,131 @@
+"""The weekly habit: a member of staff's positive calls this week, their run, the reminder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from hub.config.sections import DAYS, DialplanSection, PositiveSection
+from hub.models import (
+    CallAttempt,
+    Campaign,
+    CampaignEntry,
+    Purpose,
+    Role,
+    StaffUser,
+)
+from hub.queues import CONTACT, not_reached
+from hub.school_days import SchoolCalendar
+
+RUN_WEEKS = 52  # how far back a run of weeks is counted
+
+
+@dataclass(frozen=True)
+class Week:
+    """A member of staff's positive calls this week, and their run of weeks."""
+
+    reached: int  # positive calls this week that reached a family
+    tried: int  # positive calls this week that reached nobody
+    run: int  # school weeks in a row, to this one, with a positive call that reached a family
+
+    @property
+    def made(self) -> bool:
+        """Whether this week's positive call is made."""
+        return self.reached > 0
+
+
+def positive_calls(staff: StaffUser) -> list[ColumnElement[bool]]:
+    """A member of staff's calls in positive campaigns."""
+    return [
+        CallAttempt.staff_id == staff.id,
+        CallAttempt.entry_id == CampaignEntry.id,
+        CampaignEntry.campaign_id == Campaign.id,
+        Campaign.purpose == Purpose.POSITIVE,
+    ]
+
+
+def week_start(now: datetime, zone: ZoneInfo) -> date:
+    """The Monday of ``now``'s week, in the school's time zone."""
+    today = now.astimezone(zone).date()
+    return today - timedelta(days=today.weekday())
+
+
+def my_week(
+    session: Session, staff: StaffUser, *, now: datetime, zone: ZoneInfo, calendar: SchoolCalendar
+) -> Week:
+    """``staff``'s positive calls this week and their run of weeks with one."""
+    monday = week_start(now, zone)
+    since = datetime.combine(monday - timedelta(weeks=RUN_WEEKS), time(0), tzinfo=zone)
+    reached_at = session.scalars(
+        select(CallAttempt.requested_at).where(
+            *positive_calls(staff), CallAttempt.requested_at >= since,
+            CallAttempt.outcome.in_(CONTACT))
+    ).all()  # fmt: skip
+    weeks = [week_start(moment, zone) for moment in reached_at]
+    this_week = datetime.combine(monday, time(0), tzinfo=zone)
+    tried = session.scalar(
+        select(func.count()).where(
+            *positive_calls(staff), CallAttempt.requested_at >= this_week, not_reached())
+    )  # fmt: skip
+    return Week(reached=weeks.count(monday), tried=tried or 0,
+                run=_run(set(weeks), monday, calendar))  # fmt: skip
+
+
+def _run(weeks: set[date], monday: date, calendar: SchoolCalendar) -> int:
+    """School weeks in a row with a call, back from this one; this week counts once made.
+
+    A week with no school day in it (a holiday) neither adds to the run nor breaks it.
+    """
+    run = 1 if monday in weeks else 0
+    for back in range(1, RUN_WEEKS + 1):
+        week = monday - timedelta(weeks=back)
+        if week in weeks:
+            run += 1
+        elif any(calendar.is_school_day(week + timedelta(days=d)) for d in range(5)):
+            break
+    return run
+
+
+def reminder_due(
+    week: Week,
+    *,
+    now: datetime,
+    settings: PositiveSection,
+    dialplan: DialplanSection,
+    calendar: SchoolCalendar,
+) -> bool:
+    """Whether to remind someone with ``week`` to make their positive call, now."""
+    if week.made:
+        return False
+    local = now.astimezone(dialplan.zone)
+    if DAYS[local.weekday()] != settings.reminder_day:
+        return False
+    if dialplan.school_days_only and not calendar.is_school_day(local.date()):
+        return False
+    (start, end), (open_at, close_at) = settings.reminder_window, dialplan.calling_window
+    return max(start, open_at) <= local.time() < min(end, close_at)
+
+
+def school_week(session: Session, *, now: datetime, zone: ZoneInfo) -> tuple[int, int]:
+    """Whole-school totals for this week: staff with a positive call made, staff who call."""
+    since = datetime.combine(week_start(now, zone), time(0), tzinfo=zone)
+    made = session.scalar(
+        select(func.count(func.distinct(CallAttempt.staff_id))).where(
+            CallAttempt.entry_id == CampaignEntry.id,
+            CampaignEntry.campaign_id == Campaign.id,
+            Campaign.purpose == Purpose.POSITIVE,
+            CallAttempt.requested_at >= since,
+            CallAttempt.outcome.in_(CONTACT),
+        )
+    )
+    everyone = session.scalar(
+        select(func.count()).where(
+            StaffUser.active.is_(True),
+            or_(StaffUser.role != Role.STAFF, StaffUser.opted_in.is_(True)),
+        )
+    )
+    return made or 0, everyone or 0
