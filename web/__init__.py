@@ -59,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         spoken,
         staff,
         times,
+        who_called,
     )
 
     security.init_app(app)
@@ -76,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         spoken.bp,
         hub_status.bp,
         dsl.bp,
+        who_called.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(OperationalError, _database_unreachable)

@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub import audit, calls, queues
+from hub import audit, calls, queues, who_called
 from hub.models import (
     CallAttempt,
     Campaign,
@@ -94,7 +94,7 @@ def page(user: StaffUser) -> str:
     now = utcnow()
     today = now.astimezone(zone).date()
     session = db()
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"called_back": who_called.waiting_for(session, user)}
     if user.role is Role.ADMIN:
         figures.update(_school_today(session, _midnight(today, zone)))
     else:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import calls, languages, own_phone, queues
+from hub import calls, languages, own_phone, queues, who_called
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -72,7 +72,8 @@ def index() -> str | BaseResponse:
     zone = current_app.config["PHONEHUB"].dialplan.zone
     waiting = {c.id: queues.waiting_for(db(), c, user, now=utcnow(), zone=zone) for c in campaigns}
     return render_template("desk_index.html", campaigns=campaigns, progress=progress,
-                           waiting=waiting, day_off=_day_off())  # fmt: skip
+                           waiting=waiting, day_off=_day_off(),
+                           called_back=who_called.waiting_for(db(), user))  # fmt: skip
 
 
 def _day_off() -> str | None:
