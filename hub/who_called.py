@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import audit, calls
+from hub.db import take_write_lock
 from hub.exceptions import NumberError, PhoneHubError
 from hub.models import (
     CallAttempt,
@@ -274,6 +275,7 @@ def note_call_back(session: Session, attempt: CallAttempt, *, noted_by: StaffUse
     The form's one-time token is unique in the table, so a double click, or the same
     form sent from two tabs at once, is one note and one audit line.
     """
+    take_write_lock(session)  # on SQLite the second click waits, then sees the first's note
     if session.scalar(select(ParentCallBack.id).where(ParentCallBack.form_token == form_token)):
         return False
     try:
