@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         spoken,
         staff,
         times,
+        who_called,
     )
 
     security.init_app(app)
@@ -78,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hub_status.bp,
         dsl.bp,
         positive.bp,
+        who_called.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(OperationalError, _database_unreachable)

@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub import audit, calls, positive, queues
+from hub import audit, calls, positive, queues, who_called
 from hub.models import (
     CallAttempt,
     Campaign,
@@ -95,7 +95,7 @@ def page(user: StaffUser) -> str:
     now = utcnow()
     today = now.astimezone(zone).date()
     session = db()
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"called_back": who_called.waiting_for(session, user)}
     figures["habit"] = positive_web.habit(user)
     if user.role is Role.ADMIN:
         figures.update(_school_today(session, _midnight(today, zone)))

@@ -8,9 +8,9 @@ Each module holds one part of the schema: ``base`` (the declarative base, UTC
 timestamps, enums stored by value), ``people`` (households, pupils, guardians and
 their numbers), ``staff`` (accounts, sessions, invites), ``calendar`` (the school's terms and
 holidays), ``campaigns`` (queues,
-entries, pupil notes), ``calls`` (hubs, call attempts, concerns), ``speech`` (spoken
-messages in families' languages), ``positive`` (nominations and reflections on
-positive calls home) and ``audit``.
+entries, pupil notes), ``calls`` (hubs, call attempts, concerns, parents'
+call-backs), ``speech`` (spoken messages in families' languages), ``positive``
+(nominations and reflections on positive calls home) and ``audit``.
 Everything is imported from here, which also makes sure every table is on
 ``Base.metadata`` before Alembic compares it with the database.
 """
@@ -18,7 +18,7 @@ Everything is imported from here, which also makes sure every table is on
 from hub.models.audit import AuditEvent
 from hub.models.base import NAMING, Base, UTCDateTime, utcnow
 from hub.models.calendar import CalendarPeriod, PeriodKind
-from hub.models.calls import CallAttempt, Concern, EndReason, Hub, Outcome
+from hub.models.calls import CallAttempt, Concern, EndReason, Hub, Outcome, ParentCallBack
 from hub.models.campaigns import (
     Campaign,
     CampaignEntry,
@@ -58,6 +58,7 @@ __all__ = [
     "LoginFailure",
     "Nomination",
     "Outcome",
+    "ParentCallBack",
     "PeriodKind",
     "PhoneNumber",
     "Pupil",

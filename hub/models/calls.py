@@ -1,4 +1,5 @@
-"""Calls: the hubs that place them, each attempt and how it ended, and concerns raised on one."""
+"""Calls: the hubs that place them, each attempt and how it ended, concerns raised on one,
+and a parent ringing the school back about one."""
 
 from __future__ import annotations
 
@@ -126,3 +127,29 @@ class Concern(Base):
         ForeignKey("staff_users.id", ondelete="SET NULL")
     )
     handled_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ParentCallBack(Base):
+    """A parent rang the school back about a call; the office noted it for the caller.
+
+    Not the queue's "call back" (the school ringing a family again later): this is
+    the family ringing the school, shown to whoever made the call until they mark it seen.
+    """
+
+    __tablename__ = "parent_call_backs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("call_attempts.id", ondelete="CASCADE"), index=True
+    )
+    noted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The form's one-time token: a double click (or a second tab) posts it twice and
+    # the unique index keeps the second from being a second note.
+    form_token: Mapped[str] = mapped_column(String(32), unique=True)
+
+    attempt: Mapped[CallAttempt] = relationship()

@@ -1,11 +1,12 @@
 """Erasing a family: names, numbers, notes and recordings really gone.
 
 What goes: the household, its pupils, guardians, their numbers and relationships,
-its places in campaigns and the notes about its pupils, the notes on its calls, and
-the calls' recordings (the files). What stays: each call as an anonymous row — when,
-by whom, how it ended and its outcome, linked to no family — so the school's counts
-still add up; and safeguarding concerns, which the law lets the school keep and which
-only the DSL may erase (``erase_concern``). The audit log says an erasure happened,
+its places in campaigns and the notes about its pupils, the notes on its calls, the
+office's notes that the family rang back about one, and the calls' recordings (the
+files). What stays: each call as an anonymous row — when, by whom, how it ended and
+its outcome, linked to no family — so the school's counts still add up; and
+safeguarding concerns, which the law lets the school keep and which only the DSL may
+erase (``erase_concern``). The audit log says an erasure happened,
 who did it and how much went, and nothing about the family.
 
 ``secure_delete`` overwrites deleted rows in the database file, and the write-ahead
@@ -21,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub import audit, calls
+from hub import audit, calls, who_called
 from hub.exceptions import PhoneHubError
 from hub.models import CallAttempt, CampaignEntry, Concern, Household, StaffUser
 
@@ -64,6 +65,7 @@ def erase_household(session: Session, household_id: int, *, actor: StaffUser,
         )
         or 0
     )
+    who_called.forget_household(session, household_id)  # while the calls still say whose
     calls.forget_household(session, household_id)
     # The database's own cascades take the pupils, guardians, numbers, relationships,
     # campaign places and pupil notes with the household, and unlink its concerns.

@@ -2,7 +2,8 @@
 
 ``export`` gathers it all — pupils, guardians and their numbers, the family's place
 in each campaign with the notes about each pupil, every call with its outcome and
-notes, the recordings, and the audit log's lines about the family — into one zip:
+notes (and the office's notes of the family ringing back about one), the recordings,
+and the audit log's lines about the family — into one zip:
 ``summary.html`` for a person to read or print, ``family.json`` for a machine, and
 ``recordings/``. Safeguarding concerns are counted, not copied: what is disclosed
 from them is the DSL's decision (docs/data-protection.md). The export itself is
@@ -33,6 +34,7 @@ from hub.models import (
     Concern,
     Guardian,
     Household,
+    ParentCallBack,
     StaffUser,
     utcnow,
 )
@@ -66,6 +68,13 @@ def family_data(session: Session, household: Household, *, recordings: Path, zon
         .order_by(CallAttempt.requested_at)
     ).all()
     numbers = {n.id: (g, n) for g in household.guardians for n in g.numbers}
+    called_back: dict[int, list[ParentCallBack]] = {}
+    for row in session.scalars(
+        select(ParentCallBack)
+        .where(ParentCallBack.attempt_id.in_([a.id for a in attempts]))
+        .order_by(ParentCallBack.noted_at, ParentCallBack.id)
+    ):
+        called_back.setdefault(row.attempt_id, []).append(row)
     concerns = session.scalar(
         select(func.count()).select_from(Concern).where(Concern.household_id == household.id)
     )
@@ -135,7 +144,9 @@ def family_data(session: Session, household: Household, *, recordings: Path, zon
             }
             for e in entries
         ],
-        "calls": [_call(a, staff, numbers, recordings, zone) for a in attempts],
+        "calls": [
+            _call(a, staff, numbers, recordings, zone, called_back.get(a.id, [])) for a in attempts
+        ],
         "safeguarding_concerns": {
             "count": concerns,
             "note": "Concerns are safeguarding records held by the designated safeguarding "
@@ -183,7 +194,7 @@ def export(session: Session, household_id: int, *, actor: StaffUser | str, data_
 
 def _call(attempt: CallAttempt, staff: dict[int, str],
           numbers: dict[int, tuple[Guardian, Any]], recordings: Path,
-          zone: ZoneInfo) -> dict[str, Any]:  # fmt: skip
+          zone: ZoneInfo, called_back: list[ParentCallBack]) -> dict[str, Any]:  # fmt: skip
     guardian_number = numbers.get(attempt.phone_number_id or 0)
     recording = None
     if attempt.recording_path and (recordings / Path(attempt.recording_path).name).is_file():
@@ -201,6 +212,15 @@ def _call(attempt: CallAttempt, staff: dict[int, str],
             f"{guardian_number[0].name}, {guardian_number[1].label}" if guardian_number else None
         ),
         "recording": recording,
+        "parent_called_back": [
+            {
+                "noted_at": _when(row.noted_at, zone),
+                "noted_by": staff.get(row.noted_by_id or 0),
+                "note": row.note,
+                "seen_by_caller_at": _when(row.seen_at, zone),
+            }
+            for row in called_back
+        ],
     }
 
 

@@ -27,7 +27,9 @@ from hub.models import (
     CampaignEntry,
     Concern,
     EndReason,
+    Guardian,
     Household,
+    ParentCallBack,
     Purpose,
     Role,
     StaffUser,
@@ -141,10 +143,17 @@ def _a_school(database_url: str) -> dict[str, int]:
         concern = Concern(household_id=entry.household_id, attempt_id=attempt.id,
                           raised_by_id=sam.id, note="No food at home, she said.")  # fmt: skip
         session.add(concern)
+        # The family rang back: Sam's home page and desk show the office's note.
+        ada = session.scalar(select(StaffUser).where(StaffUser.email == ADMIN))
+        session.add(ParentCallBack(attempt_id=attempt.id, noted_by_id=ada.id,
+                                   note="Will ring again after 3pm.",
+                                   form_token="axe"))  # fmt: skip
         session.flush()
         household = session.scalars(select(Household)).first()
+        called = session.scalar(select(Guardian.name).where(
+            Guardian.household_id == entry.household_id))  # fmt: skip
         return {"campaign_id": campaign.id, "household_id": household.id,
-                "concern_id": concern.id}  # fmt: skip
+                "concern_id": concern.id, "called_parent": called}  # fmt: skip
 
 
 def _pages(tmp_path: Path, values: dict[str, object]) -> list[str]:
@@ -218,6 +227,14 @@ def test_every_page_in_every_role_passes_axe(browser: Browser, panel: Panel, tmp
     admin.get_by_role("button", name="Check the file").click()
     expect(admin.get_by_role("heading", name="What this file would do")).to_be_visible()
     check(admin, "admin import preview")
+
+    # Pages that answer the "Who called us?" search: a family's calls, and one sentence.
+    for typed, shown in ((values["called_parent"], "Family of"), ("07700 9001", "not a UK")):
+        admin.goto(panel.url + "/who-called/")
+        admin.get_by_label("Number that called, or parent's name").fill(str(typed))
+        admin.get_by_role("button", name="Find the school's calls").click()
+        expect(admin.get_by_text(shown).first).to_be_visible()
+        check(admin, f"admin who-called answer ({shown})")
 
     report = "\n".join(f"{where}:\n  " + "\n  ".join(lines) for where, lines in found.items())
     assert not found, "axe-core found WCAG 2.2 AA violations:\n" + report

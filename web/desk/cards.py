@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import audit, calls, languages, own_phone, positive, queues
+from hub import audit, calls, languages, own_phone, positive, queues, who_called
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -83,7 +83,8 @@ def index() -> str | BaseResponse:
     waiting = {c.id: queues.waiting_for(db(), c, user, now=utcnow(), zone=zone) for c in campaigns}
     return render_template("desk_index.html", campaigns=campaigns, progress=progress,
                            waiting=waiting, day_off=_day_off(),
-                           habit=positive_web.habit(user))  # fmt: skip
+                           habit=positive_web.habit(user),
+                           called_back=who_called.waiting_for(db(), user))  # fmt: skip
 
 
 def _day_off() -> str | None:
