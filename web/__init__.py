@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dsl,
         errors,
         hub_status,
+        insights,
         own_phone,
         people,
         security,
@@ -76,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         spoken.bp,
         hub_status.bp,
         dsl.bp,
+        insights.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(OperationalError, _database_unreachable)

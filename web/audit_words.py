@@ -81,6 +81,8 @@ ACTIONS = {
     "spoken_message.saved": "saved the spoken messages in",
     "spoken_message.removed": "removed the spoken messages in",
     "dsl.viewed": "opened the safeguarding page",
+    "insights.viewed": "looked at the figures on what the school learns",
+    "insights.exported": "downloaded a table of what the school learns",
     "user.created": "created the account of",
     "user.updated": "changed the role or calling of",
     "user.disabled": "deactivated the account of",
