@@ -22,8 +22,8 @@ PALETTE = ("#1d5fa8", "#1e6b34", "#a3261b", "#8a4f00", "#6b3fa0", "#00606e", "#5
            "#9c1f6e", "#1b1f24", "#4a5d00")  # fmt: skip
 INK = "#1b1f24"
 WIDTH = 720
-LABEL = 150  # room for the bars' labels, right-aligned against the axis
-VALUE = 130  # room for the value written after the longest bar
+LABEL = 190  # room for the bars' labels, right-aligned against the axis
+VALUE = 120  # room for the value written after the longest bar
 ROW = 26
 BAR = 18
 LEGEND_ROW = 22

@@ -119,11 +119,13 @@ def coverage_page(session: Session, filters: Filters) -> list[Section]:
     positive = insights.no_positive_call(session, filters)
     term = found.term
     if term.from_calendar:
-        since = f"since {day(term.start)}, the start of {term.name} in the school calendar"
+        since = f"from {day(term.start)} (the start of {term.name} in the school calendar)"
     else:
-        since = (f"since {day(term.start)}, {term.name}: no school calendar has been "
-                 "imported, so the term is taken to start on 1 September, 1 January or Easter "
-                 "Sunday")  # fmt: skip
+        since = (
+            f"from {day(term.start)} (taken as {term.name}: no school calendar has been "
+            "imported, so a term is taken to start on 1 September, 1 January or Easter "
+            "Sunday)"
+        )
     share_columns = ("Families", "Not reached", "Share not reached")
     families = tuple(
         ("; ".join(p.name for p in f.pupils),
@@ -139,7 +141,7 @@ def coverage_page(session: Session, filters: Filters) -> list[Section]:
         Section(
             id="not-reached",
             heading="Families not reached this term",
-            definition=(f"This term means {since}, to {day(filters.end)}. A family is not "
+            definition=(f"This term runs {since} to {day(filters.end)}. A family is not "
                         "reached when no call to it in that time reached someone (see the "
                         "reach rate's definition on the calls page); it may have been called "
                         "and not answered, or not called at all. A family counts in each year "

@@ -103,9 +103,9 @@ def this_term(session: Session, day: date) -> Term:
     if term is not None:
         return Term(term.starts_on, term.name or "the term", True)
     starts = [
-        (school_year_start(day), "the autumn term (from 1 September)"),
-        (date(day.year, 1, 1), "the spring term (from 1 January)"),
-        (easter(day.year), "the summer term (from Easter Sunday)"),
+        (school_year_start(day), "the autumn term"),
+        (date(day.year, 1, 1), "the spring term"),
+        (easter(day.year), "the summer term"),
     ]
     start, name = max((s for s in starts if s[0] <= day), key=lambda s: s[0])
     return Term(start, name, False)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from html.parser import HTMLParser
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.models import AuditEvent, Role
+from hub.models import AuditEvent, CalendarPeriod, PeriodKind, Role
 from tests.insights_school import NUMBERS, School, build_school
 
 RANGE = {"from": "2025-09-01", "to": "2025-11-28"}
@@ -112,8 +113,8 @@ def test_coverage_shows_the_families_not_reached_and_pupils_with_no_positive_cal
     html = page(admin, "coverage")
     found = tables(html)
     assert "2 of 5 families not reached this term." in html
-    assert ("since Mon 1 Sep 2025, the autumn term (from 1 September): no school calendar has "
-            "been imported") in html  # fmt: skip
+    assert ("This term runs from Mon 1 Sep 2025 (taken as the autumn term: no school calendar "
+            "has been imported") in html  # fmt: skip
     assert body(found["Families not reached this term"]) == [
         ["Dan Chen", "7B", "3", "Mon 10 Nov 2025"],
         ["Finn Fox", "7B", "0", "Not called"],
@@ -141,6 +142,17 @@ def test_coverage_shows_the_families_not_reached_and_pupils_with_no_positive_cal
     assert len(re.findall(r'<tr class="tracked"><th scope="row">(Dan Chen|Eve Evans)<', html)) == 2
     # The vulnerable pupil's family is the DSL's alone.
     assert "Vic Grey" not in html
+
+
+def test_this_term_is_the_school_calendars_when_one_was_imported(app, admin):
+    with app.extensions["phonehub.db"].session() as session:
+        session.add(CalendarPeriod(starts_on=date(2025, 11, 3), ends_on=date(2025, 12, 19),
+                                   kind=PeriodKind.TERM, name="Autumn 2"))  # fmt: skip
+    html = page(admin, "coverage")
+    assert (
+        "This term runs from Mon 3 Nov 2025 (the start of Autumn 2 in the school calendar)" in html
+    )
+    assert "3 of 5 families not reached this term." in html
 
 
 def test_the_dsl_also_sees_the_families_only_their_queue_holds(dsl):
