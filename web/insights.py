@@ -10,7 +10,7 @@ phone number. docs/what-the-school-learns.md defines every figure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, render_template, request
 from sqlalchemy import select
@@ -33,6 +33,8 @@ from web.security import current_user, roles
 
 bp = Blueprint("insights", __name__, url_prefix="/insights")
 
+MAX_RANGE = timedelta(days=3 * 366)  # a chart of every week since 1900 helps nobody
+
 
 @dataclass(frozen=True)
 class Page:
@@ -43,6 +45,11 @@ class Page:
     about: str
     build: PageBuilder
     admins_only: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        """The page's view, for ``url_for``."""
+        return "insights." + self.slug.replace("-", "_")
 
 
 PAGES = {
@@ -159,6 +166,9 @@ def _filters(*, quiet: bool = False) -> Filters:
         start, end = school_year_start(today), today
     if start > end:
         problems.append("The start date is after the end date; showing this school year.")
+        start, end = school_year_start(today), today
+    elif end - start > MAX_RANGE:
+        problems.append("Choose at most three years at a time; showing this school year.")
         start, end = school_year_start(today), today
     campaign_id = args.get("campaign", type=int)
     if campaign_id is not None and _campaign(campaign_id, user) is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
@@ -76,10 +76,6 @@ class Filters:
     def holds(self, moment: datetime) -> bool:
         """Whether ``moment`` falls in the date range (both days included, school time)."""
         return self.start <= self.day_of(moment) <= self.end
-
-    def midnight(self, day: date) -> datetime:
-        """The UTC moment ``day`` begins in the school's time zone."""
-        return datetime.combine(day, time(), self.zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)

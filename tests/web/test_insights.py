@@ -241,6 +241,8 @@ def test_a_filter_that_cannot_be_read_says_so_and_shows_the_school_year(admin, s
     assert "Write the dates as day, month and year; showing this school year." in html
     html = page(admin, "calls", **{"from": "2025-11-28", "to": "2025-09-01"})
     assert "The start date is after the end date; showing this school year." in html
+    html = page(admin, "calls", **{"from": "1900-01-01"})
+    assert "Choose at most three years at a time; showing this school year." in html
     html = page(admin, "calls", campaign=str(school.dsl_queue))
     assert "That campaign is not one you can see; showing every campaign." in html
 
