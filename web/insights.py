@@ -33,6 +33,7 @@ from web.security import current_user, roles
 
 bp = Blueprint("insights", __name__, url_prefix="/insights")
 
+FILTERS = ("from", "to", "campaign", "year", "form")
 MAX_RANGE = timedelta(days=3 * 366)  # a chart of every week since 1900 helps nobody
 
 
@@ -138,8 +139,13 @@ def _show(page: Page) -> str:
                                                               **_detail(filters)})  # fmt: skip
     return render_template(
         "insights.html", page=page, pages=_pages_for(user), sections=sections, filters=filters,
-        choices=_choices(filters), query=request.args.to_dict(), day=day,
+        choices=_choices(filters), query=_query(), day=day,
     )  # fmt: skip
+
+
+def _query() -> dict[str, str]:
+    """The filters as given, for the links to the other pages and to each download."""
+    return {key: request.args[key] for key in FILTERS if request.args.get(key)}
 
 
 def _pages_for(user: StaffUser) -> list[Page]:

@@ -26,9 +26,9 @@ DSL = replace(ADMIN, dsl=True)
 
 
 @pytest.fixture
-def session(sqlite_database: Database) -> Iterator[Session]:
-    """A session on a migrated SQLite database."""
-    with sqlite_database.session() as session:
+def session(database: Database) -> Iterator[Session]:
+    """A session on a migrated database, SQLite and PostgreSQL in turn."""
+    with database.session() as session:
         yield session
 
 

@@ -318,6 +318,12 @@ def test_admins_and_the_dsl_have_a_link_to_it(admin, dsl):
         )
 
 
+def test_the_links_carry_the_filters_and_nothing_else(admin):
+    html = page(admin, "coverage", year="8", slug="calls", table="x")
+    assert '<a href="/insights/calls?from=2025-09-01&amp;to=2025-11-28&amp;year=8">' in html
+    assert "/insights/coverage/not-reached.csv?from=2025-09-01&amp;to=2025-11-28&amp;year=8" in html
+
+
 def test_an_unknown_table_or_page_is_not_found(admin):
     assert admin.get("/insights/coverage/nothing.csv").status_code == 404
     assert admin.get("/insights/nothing/not-reached.csv").status_code == 404
