@@ -165,7 +165,7 @@ def coverage_page(session: Session, filters: Filters) -> list[Section]:
                             for s in found.by_form)),
                 Table("not-reached", "Families not reached this term",
                       ("Pupils", "Forms", "Calls this term", "Last called"), families,
-                      empty="Every family has been reached this term."),
+                      empty="No family is left unreached this term."),
             ),
         ),
         Section(
@@ -195,7 +195,7 @@ def coverage_page(session: Session, filters: Filters) -> list[Section]:
                 Table("no-positive-call", "Pupils with no positive call",
                       ("Pupil", "Year", "Form", "Tracked groups"), pupils,
                       marked=frozenset(i for i, p in enumerate(positive.without) if p.groups),
-                      empty="Every pupil has had a positive call."),
+                      empty="No pupil is without a positive call."),
             ),
         ),
     ]  # fmt: skip

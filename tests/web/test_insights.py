@@ -324,6 +324,16 @@ def test_the_links_carry_the_filters_and_nothing_else(admin):
     assert "/insights/coverage/not-reached.csv?from=2025-09-01&amp;to=2025-11-28&amp;year=8" in html
 
 
+def test_a_new_hub_with_no_families_or_calls_shows_empty_figures(app, accounts):
+    client = signed_in(app, accounts, Role.ADMIN)
+    for name in PAGES:
+        page(client, name)  # no error for want of anything to count
+    coverage = page(client, "coverage")
+    assert "0 of 0 families not reached this term." in coverage
+    assert "No pupil is without a positive call." in coverage
+    assert "No member of staff has made a call." in page(client, "staff-load")
+
+
 def test_an_unknown_table_or_page_is_not_found(admin):
     assert admin.get("/insights/coverage/nothing.csv").status_code == 404
     assert admin.get("/insights/nothing/not-reached.csv").status_code == 404
