@@ -97,7 +97,8 @@ def add_staff(session: Session, name: str, role: Role = Role.STAFF, **fields: ob
 
 
 def add_campaign(session: Session, name: str = "Welfare check", **fields: object) -> Campaign:
-    """An open campaign anyone opted in may work, with the default 14-day cadence."""
+    """An open welfare campaign anyone opted in may work, with the default 14-day cadence,
+    unless ``fields`` say otherwise."""
     campaign = Campaign(name=name, **{"purpose": Purpose.WELFARE, "cadence_days": 14, **fields})
     session.add(campaign)
     session.flush()

@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dsl,
         errors,
         hub_status,
+        insights,
         own_phone,
         people,
         positive,
@@ -80,6 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dsl.bp,
         positive.bp,
         who_called.bp,
+        insights.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(OperationalError, _database_unreachable)

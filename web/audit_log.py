@@ -23,6 +23,7 @@ GROUPS = {
     "people": "Families", "entry": "Families in campaigns", "campaign": "Campaigns",
     "concern": "Safeguarding", "dsl": "Safeguarding", "user": "Accounts",
     "numbers": "Clean-up", "recordings": "Clean-up", "calendar": "Calendar",
+    "insights": "What the school learns",
 }  # fmt: skip
 
 

@@ -84,6 +84,8 @@ ACTIONS = {
     "who_called.searched": "looked up the school's calls to a parent ringing back",
     "who_called.shown": "was shown the school's recent calls to",
     "call_back.noted": "noted that the parent called back about",
+    "insights.viewed": "looked at the figures on what the school learns",
+    "insights.exported": "downloaded a table of what the school learns",
     "user.created": "created the account of",
     "user.updated": "changed the role or calling of",
     "user.disabled": "deactivated the account of",

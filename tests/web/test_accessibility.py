@@ -62,6 +62,7 @@ NOT_PAGES = {
     "favicon": "an icon",
     "desk.events": "the desk's live call state, a stream that never ends",
     "dsl.export": "a CSV download",
+    "insights.download": "a CSV download",
 }
 
 
@@ -277,7 +278,8 @@ def test_controls_that_do_different_things_have_different_names(browser: Browser
     pages = [(admin, f"/campaigns/{values['campaign_id']}"), (admin, "/people/"),
              (admin, f"/people/{values['household_id']}"), (admin, "/staff/"),
              (admin, "/audit/"), (dsl, "/dsl/"), (dsl, f"/dsl/concerns/{values['concern_id']}"),
-             (sam, f"/desk/{values['campaign_id']}"), (dsl, "/campaigns/")]  # fmt: skip
+             (sam, f"/desk/{values['campaign_id']}"), (dsl, "/campaigns/"),
+             (admin, "/insights/coverage"), (dsl, "/insights/calls")]  # fmt: skip
     clashes = {}
     for page, path in pages:
         page.goto(panel.url + path)
