@@ -12,13 +12,14 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from hub import queues, users
+from hub import positive, queues, users
 from hub.config import parse_config
 from hub.db import open_database
 from hub.models import (
@@ -29,7 +30,9 @@ from hub.models import (
     EndReason,
     Guardian,
     Household,
+    Outcome,
     ParentCallBack,
+    Pupil,
     Purpose,
     Role,
     StaffUser,
@@ -150,11 +153,25 @@ def _a_school(database_url: str) -> dict[str, int]:
                                    note="Will ring again after 3pm.",
                                    form_token="axe"))  # fmt: skip
         session.flush()
+        # Sam nominated Amara, reached her father four days ago, and wrote a reflection.
+        amara = session.scalar(select(Pupil).where(Pupil.forename == "Amara"))
+        nominated = positive.nominate(session, amara, "Helped run the book fair.", by=sam,
+                                      now=at - timedelta(days=4))  # fmt: skip
+        praise = CallAttempt(entry_id=nominated.entry.id, household_id=amara.household_id,
+                             staff_id=sam.id, requested_at=at - timedelta(days=4),
+                             end_reason=EndReason.COMPLETED,
+                             outcome=Outcome.SPOKE_TO_PARENT)  # fmt: skip
+        session.add(praise)
+        session.flush()
+        reflection = positive.reflection_for(session, sam, praise.id, now=at, after_days=3)
+        positive.save(session, reflection, {"impressed": "She ran the stall alone."}, author=sam,
+                      now=at)  # fmt: skip
         household = session.scalars(select(Household)).first()
         called = session.scalar(select(Guardian.name).where(
             Guardian.household_id == entry.household_id))  # fmt: skip
         return {"campaign_id": campaign.id, "household_id": household.id,
-                "concern_id": concern.id, "called_parent": called}  # fmt: skip
+                "concern_id": concern.id, "called_parent": called, "pupil_id": amara.id,
+                "attempt_id": praise.id}  # fmt: skip
 
 
 def _pages(tmp_path: Path, values: dict[str, object]) -> list[str]:
@@ -236,6 +253,22 @@ def test_every_page_in_every_role_passes_axe(browser: Browser, panel: Panel, tmp
         admin.get_by_role("button", name="Find the school's calls").click()
         expect(admin.get_by_text(shown).first).to_be_visible()
         check(admin, f"admin who-called answer ({shown})")
+
+    # A nomination: the pupils found, the page that answers it, and the positive call's card
+    # (the DSL's: Sam's desk still waits for the outcome of Sam's last call).
+    dana = roles["dsl"]
+    dana.set_viewport_size({"width": 1280, "height": 800})
+    dana.goto(panel.url + "/positive/nominate")
+    dana.get_by_label("Pupil's name, or a form such as 8B").fill("O'Brien")
+    dana.get_by_role("button", name="Find").click()
+    check(dana, "dsl nominate search")
+    dana.get_by_role("link", name="Nominate Zoë O'Brien").click()
+    dana.get_by_label("What did Zoë do?").fill("Read her poem to the whole school.")
+    dana.get_by_role("button", name="Nominate").click()
+    check(dana, "dsl nominated")
+    dana.get_by_role("link", name="Call Zoë's family now").click()
+    expect(dana.get_by_text("What Zoë O'Brien did")).to_be_visible()
+    check(dana, "dsl positive card")
 
     report = "\n".join(f"{where}:\n  " + "\n  ".join(lines) for where, lines in found.items())
     assert not found, "axe-core found WCAG 2.2 AA violations:\n" + report
