@@ -34,7 +34,9 @@ from hub.models import (
     Concern,
     Guardian,
     Household,
+    Nomination,
     ParentCallBack,
+    Reflection,
     StaffUser,
     utcnow,
 )
@@ -77,6 +79,16 @@ def family_data(session: Session, household: Household, *, recordings: Path, zon
         called_back.setdefault(row.attempt_id, []).append(row)
     concerns = session.scalar(
         select(func.count()).select_from(Concern).where(Concern.household_id == household.id)
+    )
+    nominations: dict[int, list[Nomination]] = {}
+    for nomination in session.scalars(
+        select(Nomination)
+        .where(Nomination.entry_id.in_([e.id for e in entries]))
+        .order_by(Nomination.created_at, Nomination.id)
+    ):
+        nominations.setdefault(nomination.entry_id, []).append(nomination)
+    reflections = session.scalar(
+        select(func.count()).select_from(Reflection).where(Reflection.household_id == household.id)
     )
     return {
         "format": FORMAT,
@@ -141,12 +153,30 @@ def family_data(session: Session, household: Household, *, recordings: Path, zon
                     for n in e.pupil_notes
                     if n.note and n.pupil_id in pupils
                 ],
+                "nominations": [
+                    {
+                        "pupil": pupils[n.pupil_id].name,
+                        "note": n.note,
+                        "nominated_by": staff.get(n.nominated_by_id or 0),
+                        "nominated_at": _when(n.created_at, zone),
+                        "told_to_the_family": _when(n.delivered_at, zone),
+                    }
+                    for n in nominations.get(e.id, [])
+                    if n.pupil_id in pupils
+                ],
+                "callers_plan": e.plan,
             }
             for e in entries
         ],
         "calls": [
             _call(a, staff, numbers, recordings, zone, called_back.get(a.id, [])) for a in attempts
         ],
+        "reflections": {
+            "count": reflections,
+            "note": "Reflections are staff's private notes on a positive call home, written "
+            "for their own professional development; the school decides with each author "
+            "what of them is disclosed.",
+        },
         "safeguarding_concerns": {
             "count": concerns,
             "note": "Concerns are safeguarding records held by the designated safeguarding "
@@ -206,6 +236,7 @@ def _call(attempt: CallAttempt, staff: dict[int, str],
         "ended_at": _when(attempt.ended_at, zone),
         "how_it_ended": attempt.end_reason.value if attempt.end_reason else None,
         "outcome": attempt.outcome.value if attempt.outcome else None,
+        "parent_wants_a_meeting": attempt.meeting_wanted,
         "notes": attempt.notes,
         "called_by": staff.get(attempt.staff_id or 0),
         "number_called": (

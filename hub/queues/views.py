@@ -41,6 +41,7 @@ class Contact:
     end_reason: EndReason | None
     notes: str
     concern: bool
+    meeting: bool = False  # the parent wanted a meeting (a positive call)
 
 
 def history(session: Session, household: Household, *, viewer: StaffUser) -> list[Contact]:
@@ -54,6 +55,7 @@ def history(session: Session, household: Household, *, viewer: StaffUser) -> lis
             CallAttempt.outcome,
             CallAttempt.end_reason,
             CallAttempt.notes,
+            CallAttempt.meeting_wanted,
             Campaign.name,
             Campaign.dsl_only,
             StaffUser.name,
@@ -78,7 +80,17 @@ def history(session: Session, household: Household, *, viewer: StaffUser) -> lis
         ):
             concern_notes.setdefault(attempt_id, []).append(note)
     contacts = []
-    for attempt_id, at, outcome, end_reason, call_notes, campaign, dsl_only, staff_name in rows:
+    for (
+        attempt_id,
+        at,
+        outcome,
+        end_reason,
+        call_notes,
+        meeting,
+        campaign,
+        dsl_only,
+        staff_name,
+    ) in rows:
         # The vulnerable-children queue, calls and all, is the DSL's alone.
         if dsl_only and not dsl:
             continue
@@ -92,6 +104,7 @@ def history(session: Session, household: Household, *, viewer: StaffUser) -> lis
                 end_reason=end_reason,
                 notes=_short(notes),
                 concern=outcome == Outcome.CONCERN,
+                meeting=meeting,
             )
         )
     return contacts

@@ -25,7 +25,7 @@ from hub.models import (
     Purpose,
     Role,
 )
-from hub.queues import SCHOOL_ZONE, claim_next, held_by_cadence
+from hub.queues import SCHOOL_ZONE, claim_next, held_by_cadence, history
 from hub.school_days import SchoolCalendar
 from tests.factories import add_call, add_campaign, add_entry, add_household, add_staff, call, pupil
 
@@ -201,6 +201,8 @@ def test_a_parent_who_wants_a_meeting_books_a_follow_up_for_the_caller(database)
         assert (entry.state, entry.call_back_at, entry.assignee_id) == (
             EntryState.CALL_BACK, at, green.id)  # fmt: skip
         assert [e.id for e in positive.follow_ups(session, green)] == [entry.id]
+        earlier = history(session, entry.household, viewer=other)
+        assert [(c.outcome, c.meeting) for c in earlier] == [(Outcome.SPOKE_TO_PARENT, True)]
         assert positive.follow_ups(session, other) == []
         assert claim_next(session, entry.campaign, other, now=at) is None
         assert claim_next(session, entry.campaign, green, now=at).id == entry.id

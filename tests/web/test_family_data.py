@@ -12,19 +12,31 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from hub import positive
 from hub.models import (
     AuditEvent,
     CallAttempt,
     Concern,
     Guardian,
     Household,
+    Nomination,
     Outcome,
     PhoneNumber,
     Pupil,
     PupilNote,
+    Reflection,
     Role,
+    StaffUser,
 )
-from tests.factories import add_call, add_campaign, add_entry, add_household, add_staff, pupil
+from tests.factories import (
+    add_call,
+    add_campaign,
+    add_entry,
+    add_household,
+    add_staff,
+    call,
+    pupil,
+)
 from tests.web.conftest import csrf_token
 
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -217,3 +229,38 @@ def test_the_dsl_alone_erases_a_concern_kept_after_the_family_went(app, accounts
             AuditEvent.action == "concern.erased")).all()  # fmt: skip
         assert (line.actor, line.target_id) == ("dsl@school.example", family["concern"])
     assert in_database_files(app, "frightened") == []
+
+
+def test_nominations_are_exported_and_go_with_reflections_when_the_family_is_erased(
+    app, accounts, family
+):
+    with app.extensions["phonehub.db"].session() as session:
+        sam = session.scalar(select(StaffUser).where(StaffUser.name == "Sam"))
+        kacper = session.scalar(select(Pupil).where(Pupil.forename == "Kacper"))
+        entry = positive.nominate(session, kacper, "Fixed the class laptop trolley.", by=sam,
+                                  now=MONDAY.replace(day=25)).entry  # fmt: skip
+        call(session, entry, sam, MONDAY.replace(day=25, hour=11), Outcome.SPOKE_TO_PARENT)
+        attempt = entry.attempts[-1]
+        reflection = positive.reflection_for(session, sam, attempt.id, now=MONDAY.replace(day=29),
+                                             after_days=3)  # fmt: skip
+        positive.save(session, reflection, {"reaction": "Proud mum, cried a little."},
+                      author=sam, now=MONDAY.replace(day=29))  # fmt: skip
+    client = signed_in(app, accounts)
+    response = post(client, f"/people/{family['household']}/export")
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    data = json.loads(archive.read("family.json"))
+    [nominated] = [c for c in data["campaigns"] if c["nominations"]]
+    [note] = nominated["nominations"]
+    assert (note["pupil"], note["note"], note["nominated_by"]) == (
+        "Kacper Nowak", "Fixed the class laptop trolley.", "Sam")  # fmt: skip
+    assert note["told_to_the_family"].startswith("2026-11-25")
+    assert data["reflections"]["count"] == 1
+    assert "Fixed the class laptop trolley." in archive.read("summary.html").decode()
+    assert b"cried a little" not in b"".join(archive.read(n) for n in archive.namelist())
+
+    post(client, f"/people/{family['household']}/erase", confirm="erase")
+    with app.extensions["phonehub.db"].session() as session:
+        assert session.scalars(select(Nomination)).all() == []
+        assert session.scalars(select(Reflection)).all() == []
+    for erased in ("laptop trolley", "cried a little"):
+        assert in_database_files(app, erased) == [], erased
