@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, time, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -9,13 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
-from hub import audit, languages, queues, users
+from hub import audit, languages, positive, queues, users
 from hub.exceptions import QueueError
 from hub.models import (
     Campaign,
     CampaignEntry,
     EntryState,
     Household,
+    Nomination,
     PupilNote,
     Purpose,
     Role,
@@ -137,7 +139,17 @@ def _show(campaign: Campaign, typed: dict[int, str] | None = None) -> str:
                            later_period=queues.later_period(campaign),
                            later=queues.outside_their_times(db(), campaign, utcnow(), zone),
                            cadence=timedelta(days=campaign.cadence_days),
+                           nominations=_nominations(campaign, entries),
                            EntryState=EntryState)  # fmt: skip
+
+
+def _nominations(
+    campaign: Campaign, entries: Sequence[CampaignEntry]
+) -> dict[int, list[Nomination]]:
+    """The nominations campaign's notes still to be read out, by entry; others have none."""
+    if not campaign.for_nominations:
+        return {}
+    return {entry.id: positive.waiting_notes(db(), entry) for entry in entries}
 
 
 @bp.route("/<int:campaign_id>/entries/<int:entry_id>/note", methods=["POST"])

@@ -279,3 +279,14 @@ def test_a_reflection_can_be_passed_over(app, accounts, clock):
     token = csrf_token(green, f"/positive/reflections/{attempt_id}")
     green.post(f"/positive/reflections/{attempt_id}/skip", data={"csrf_token": token})
     assert "Reflect on your call" not in green.get("/").get_data(as_text=True)
+
+
+def test_the_office_sees_the_nominations_waiting_on_the_nominations_campaign(app, accounts):
+    admin, green, _ = school(app, accounts)
+    done = nominate(green, app, "Ali", "Led the assembly.")
+    campaign = re.search(r'href="/desk/(\d+)"', done).group(1)
+    page = html.unescape(admin.get(f"/campaigns/{campaign}").get_data(as_text=True))
+    assert "Positive calls home: nominations" in page
+    assert re.search(r"Ali Nowak:</strong> Led the assembly\. <span class=\"muted\">\(nominated "
+                     r"by Ms Green, \w{3} \d+ \w{3} \d{4}\)", page)  # fmt: skip
+    assert 'name="note-' not in page  # the nominators' words, not boxes for the office's
