@@ -17,20 +17,23 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub import calls, queues, users
+from hub import calls, positive, queues, users
 from hub.config import load_config
 from hub.db import open_database
 from hub.exceptions import PhoneHubError
 from hub.models import (
+    Campaign,
     CampaignEntry,
     EndReason,
+    EntryState,
+    Household,
     Outcome,
     Pupil,
     PupilNote,
@@ -141,6 +144,7 @@ def _fill(session: Session) -> None:
         entry.pupil_notes.append(PupilNote(pupil_id=first.id, note=note))
     # A little history, so the first cards show earlier contact.
     staff = accounts[Role.STAFF]
+    _positive_habit(session, staff, positive, now)
     for entry in session.scalars(
         select(CampaignEntry).where(CampaignEntry.campaign == welfare).limit(3)
     ):
@@ -154,6 +158,26 @@ def _fill(session: Session) -> None:
             end_reason=EndReason.NO_ANSWER,
             outcome=Outcome.NO_ANSWER,
         )
+
+
+def _positive_habit(session: Session, staff: StaffUser, campaign: Campaign,
+                    now: datetime) -> None:  # fmt: skip
+    """A teacher's positive calls: two siblings nominated, and a call last week to reflect on."""
+    siblings = next((h for h in session.scalars(select(Household).order_by(Household.id))
+                     if len(h.pupils) > 1 and not any(p.vulnerable for p in h.pupils)),
+                    None)  # fmt: skip
+    if siblings is not None:
+        older, younger = siblings.pupils[:2]
+        positive.nominate(session, older, f"{older.forename} stayed behind to help tidy the "
+                          "science lab without being asked.", by=staff, now=now)  # fmt: skip
+        positive.nominate(session, younger, f"{younger.forename} read their story to the "
+                          "infants in assembly.", by=staff, now=now)  # fmt: skip
+    entry = session.scalars(select(CampaignEntry).where(CampaignEntry.campaign == campaign)).first()
+    if entry is not None:
+        calls.record_past(session, entry, staff, number_id=None, at=now - timedelta(days=5),
+                          end_reason=EndReason.COMPLETED,
+                          outcome=Outcome.SPOKE_TO_PARENT)  # fmt: skip
+        entry.state = EntryState.DONE
 
 
 def _wait_for(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
