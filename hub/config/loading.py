@@ -145,30 +145,12 @@ def _settle(values: dict[str, Any], base_dir: Path | None, problems: list[str]) 
             'capture_device and playback_device both to devices, or device = "null"'
         )
 
-    dialplan, positive = values["dialplan"], values["positive"]
-    hours, reminder = dialplan.get("calling_hours"), positive.get("reminder_hours")
-    if hours and reminder and not _within(reminder, hours):
-        problems.append(
-            f"positive.reminder_hours: must be within dialplan.calling_hours "
-            f'("{hours}"), so staff can make the call they are reminded of'
-        )
-    day = positive.get("reminder_day")
-    if day and dialplan.get("calling_days") and day not in dialplan["calling_days"]:
-        problems.append(f'positive.reminder_day: "{day}" is not one of dialplan.calling_days')
-
     used: dict[int, str] = {}
     for name, pin in values["gpio"].get("pins", {}).items():
         if pin in used:
             problems.append(f"gpio.pins.{name}: pin {pin} is already used by gpio.pins.{used[pin]}")
         elif pin:
             used[pin] = name
-
-
-def _within(inner: str, outer: str) -> bool:
-    """Whether the daily window ``inner`` ("HH:MM-HH:MM") lies inside ``outer``."""
-    start, end = inner.split("-")
-    outer_start, outer_end = outer.split("-")
-    return outer_start <= start and end <= outer_end
 
 
 def _transport_mismatch(uri: str, transport: str) -> str | None:

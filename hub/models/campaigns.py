@@ -17,6 +17,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,6 +66,11 @@ class Campaign(Base):
     """A queue of households to call, for one purpose, under the school's rules."""
 
     __tablename__ = "campaigns"
+    # One standing nominations campaign, even when two hubs make it at the same moment.
+    __table_args__ = (
+        Index("uq_campaigns_for_nominations", "for_nominations", unique=True,
+              sqlite_where=text("for_nominations"), postgresql_where=text("for_nominations")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

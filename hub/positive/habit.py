@@ -102,12 +102,34 @@ def reminder_due(
     if week.made:
         return False
     local = now.astimezone(dialplan.zone)
-    if DAYS[local.weekday()] != settings.reminder_day:
+    if DAYS[local.weekday()] != reminder_day(settings, dialplan):
         return False
     if dialplan.school_days_only and not calendar.is_school_day(local.date()):
         return False
+    start, end = reminder_window(settings, dialplan)
+    return start <= local.time() < end
+
+
+def reminder_day(settings: PositiveSection, dialplan: DialplanSection) -> str | None:
+    """The day of the reminder: the school's chosen day if it calls then, else the last day
+    it calls before it in the week (Thursday, for a school that calls Monday to Thursday)."""
+    chosen = DAYS.index(settings.reminder_day)
+    for back in range(7):
+        day = DAYS[(chosen - back) % 7]
+        if day in dialplan.calling_days:
+            return day
+    return None
+
+
+def reminder_window(settings: PositiveSection, dialplan: DialplanSection) -> tuple[time, time]:
+    """When the reminder shows: the chosen hours within calling hours, so it can be acted on;
+    the last hour of calling if the two do not meet (calls end before the chosen time)."""
     (start, end), (open_at, close_at) = settings.reminder_window, dialplan.calling_window
-    return max(start, open_at) <= local.time() < min(end, close_at)
+    start, end = max(start, open_at), min(end, close_at)
+    if start < end:
+        return start, end
+    last_hour = datetime.combine(date.min, close_at) - timedelta(hours=1)
+    return max(open_at, last_hour.time()), close_at
 
 
 def school_week(session: Session, *, now: datetime, zone: ZoneInfo) -> tuple[int, int]:

@@ -6,10 +6,13 @@ like any other; a sibling nominated while the family's call waits shares that ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import audit
@@ -29,6 +32,8 @@ from hub.models import (
 from hub.queues import FINISHED, as_utc, may_work
 from hub.queues.rules import VULNERABLE_FLAG, _audit, _release, caller_bar
 from hub.school_days import SchoolCalendar
+
+T = TypeVar("T")
 
 NOMINATIONS = "Positive calls home: nominations"
 
@@ -60,15 +65,16 @@ def nominations_campaign(session: Session, *, now: datetime) -> Campaign:
     found = _standing(session)
     if found is not None:
         return found
-    campaign = Campaign(
+    made = Campaign(
         name=NOMINATIONS,
         purpose=Purpose.POSITIVE,
         talking_points="",
         cadence_days=NOMINATIONS_CADENCE_DAYS,
         for_nominations=True,
     )
-    session.add(campaign)
-    session.flush()
+    campaign = _added_once(session, made, lambda: _standing(session))
+    if campaign is not made:
+        return campaign
     _audit(session, "campaign.created", actor="system", now=as_utc(now), target=campaign,
            detail={"purpose": campaign.purpose.value, "for_nominations": True})  # fmt: skip
     return campaign
@@ -156,25 +162,15 @@ def nominate(
     if not may_work(caller, campaign):
         raise QueueError(f"{caller.name} does not make calls through the hub: choose someone who "
                          "does.")  # fmt: skip
-    take_write_lock(session)
-    entry = session.scalar(
-        select(CampaignEntry)
-        .where(CampaignEntry.campaign_id == campaign.id,
-               CampaignEntry.household_id == pupil.household_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    entry, joined = _family_call(session, campaign, pupil, caller, plan)
+    same = session.scalar(
+        select(Nomination).where(
+            Nomination.entry_id == entry.id, Nomination.pupil_id == pupil.id,
+            Nomination.nominated_by_id == by.id, Nomination.note == note,
+            Nomination.attempt_id.is_(None))
     )  # fmt: skip
-    joined = entry is not None and entry.state not in FINISHED
-    if entry is None:
-        entry = CampaignEntry(campaign_id=campaign.id, household_id=pupil.household_id,
-                              assignee_id=caller.id, plan=plan)  # fmt: skip
-        session.add(entry)
-    elif not joined:
-        _release(entry, EntryState.WAITING)
-        entry.assignee_id, entry.plan = caller.id, plan
-    elif plan and not entry.plan and entry.assignee_id == caller.id:
-        entry.plan = plan
-    session.flush()
+    if same is not None:  # a double click, or the form sent again: one nomination
+        return Nominated(nomination=same, entry=entry, caller=entry.assignee, joined=False)
     nomination = Nomination(pupil_id=pupil.id, entry_id=entry.id, nominated_by_id=by.id,
                             note=note, created_at=now)  # fmt: skip
     session.add(nomination)
@@ -183,9 +179,53 @@ def nominate(
         "pupil_id": pupil.id, "household_id": pupil.household_id,
         "caller_id": entry.assignee_id, "joined": joined,
     })  # fmt: skip
-    return Nominated(nomination=nomination, entry=entry,
-                     caller=session.get(StaffUser, entry.assignee_id) if entry.assignee_id
-                     else None, joined=joined)  # fmt: skip
+    return Nominated(nomination=nomination, entry=entry, caller=entry.assignee, joined=joined)
+
+
+def _family_call(
+    session: Session, campaign: Campaign, pupil: Pupil, caller: StaffUser, plan: str
+) -> tuple[CampaignEntry, bool]:
+    """The family's call in the nominations campaign, made or queued again for ``caller``;
+    and whether it was already waiting (a sibling's)."""
+    take_write_lock(session)
+    find = (
+        select(CampaignEntry)
+        .where(CampaignEntry.campaign_id == campaign.id,
+               CampaignEntry.household_id == pupil.household_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )  # fmt: skip
+    entry = session.scalar(find)
+    if entry is None:
+        made = CampaignEntry(campaign_id=campaign.id, household_id=pupil.household_id,
+                             assignee_id=caller.id, plan=plan)  # fmt: skip
+        entry = _added_once(session, made, lambda: session.scalar(find))
+        return entry, entry is not made
+    if entry.state in FINISHED:
+        _release(entry, EntryState.WAITING)
+        entry.assignee_id, entry.plan = caller.id, plan
+        session.flush()
+        return entry, False
+    if plan and not entry.plan and entry.assignee_id == caller.id:
+        entry.plan = plan
+    return entry, True
+
+
+def _added_once(session: Session, row: T, found: Callable[[], T | None]) -> T:
+    """``row`` added; or, if another hub added its twin a moment before, that twin.
+
+    PostgreSQL: two hubs may both see nothing and both insert; the unique constraint
+    stops the second, which then takes the first's row.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        twin = found()
+        if twin is None:
+            raise
+        return twin
+    return row
 
 
 def _vulnerable_household(session: Session, household_id: int) -> bool:

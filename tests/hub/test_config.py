@@ -407,15 +407,6 @@ def test_sip_domain_wins_over_the_registrar_host():
             "web.tls_cert: must be set when web.tls_key is set",
         ),
         (
-            '[positive]\nreminder_hours = "18:30-20:00"',
-            'positive.reminder_hours: must be within dialplan.calling_hours ("08:00-19:00"), so '
-            "staff can make the call they are reminded of",
-        ),
-        (
-            '[positive]\nreminder_day = "sat"',
-            'positive.reminder_day: "sat" is not one of dialplan.calling_days',
-        ),
-        (
             '[positive]\nreminder_day = "friday"',
             'positive.reminder_day: must be mon, tue, wed, thu, fri, sat or sun, not "friday" '
             "(did you mean fri?)",

@@ -385,3 +385,36 @@ def test_nominations_by_role(database):
         admin = add_staff(session, "Office", role=Role.ADMIN, opted_in=False)
         ali = _family(session, ("Ali", "8")).pupils[0]
         assert positive.nominate(session, ali, "Kind.", by=admin, now=MONDAY).caller.id == admin.id
+
+
+def test_a_double_click_on_nominate_makes_one_nomination(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        ali = _family(session, ("Ali", "8")).pupils[0]
+        first = positive.nominate(session, ali, "Led the assembly.", by=green, now=MONDAY)
+        again = positive.nominate(session, ali, " Led the assembly. ", by=green, now=MONDAY)
+        assert again.nomination.id == first.nomination.id and not again.joined
+        assert len(positive.waiting_notes(session, first.entry)) == 1
+        actions = session.scalars(select(AuditEvent.action).where(
+            AuditEvent.action == "nomination.made")).all()  # fmt: skip
+        assert actions == ["nomination.made"]
+
+
+@pytest.mark.parametrize(
+    ("dialplan", "now", "expected"),
+    [
+        # Calls end at 15:00: the reminder takes the last hour of calling.
+        ('calling_hours = "09:30-15:00"', datetime(2025, 1, 17, 14, 30, tzinfo=UTC), True),
+        ('calling_hours = "09:30-15:00"', datetime(2025, 1, 17, 13, 30, tzinfo=UTC), False),
+        # No calls on Fridays: the last calling day before it, Thursday.
+        ('calling_days = ["mon", "tue", "wed", "thu"]', FRIDAY_AFTER_SCHOOL - timedelta(days=1),
+         True),
+        ('calling_days = ["mon", "tue", "wed", "thu"]', FRIDAY_AFTER_SCHOOL, False),
+    ],
+)  # fmt: skip
+def test_the_reminder_keeps_within_the_schools_calling_hours_and_days(dialplan, now, expected):
+    config = parse_config(f'[hub]\ndata_dir = "/tmp/phonehub-test"\n[dialplan]\n{dialplan}\n')
+    week = positive.Week(reached=0, tried=0, run=0)
+    due = positive.reminder_due(week, now=now, settings=config.positive,
+                                dialplan=config.dialplan, calendar=SchoolCalendar())  # fmt: skip
+    assert due is expected

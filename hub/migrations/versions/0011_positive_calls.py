@@ -26,6 +26,9 @@ def upgrade() -> None:
         "campaigns",
         sa.Column("for_nominations", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
+    op.create_index("uq_campaigns_for_nominations", "campaigns", ["for_nominations"],
+                    unique=True, sqlite_where=sa.text("for_nominations"),
+                    postgresql_where=sa.text("for_nominations"))  # fmt: skip
     op.add_column(
         "campaign_entries", sa.Column("plan", sa.Text(), nullable=False, server_default="")
     )
@@ -88,6 +91,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("uq_campaigns_for_nominations", table_name="campaigns")
     op.drop_table("reflections")
     op.drop_table("nominations")
     # Not batches, as in upgrade(); SQLite 3.35 and later drop a column in place.
