@@ -84,6 +84,10 @@ ACTIONS = {
     "who_called.searched": "looked up the school's calls to a parent ringing back",
     "who_called.shown": "was shown the school's recent calls to",
     "call_back.noted": "noted that the parent called back about",
+    "nomination.made": "nominated a pupil for a positive call home to",
+    "pupils.searched": "searched the pupils, to nominate one for a positive call home",
+    "reflection.written": "wrote a reflection on one of their positive calls",
+    "reflection.exported": "exported a reflection on one of their positive calls",
     "insights.viewed": "looked at the figures on what the school learns",
     "insights.exported": "downloaded a table of what the school learns",
     "user.created": "created the account of",
@@ -102,7 +106,8 @@ ACTIONS = {
 ABOUT_THEMSELVES = {"user.signed_in", "user.signed_out", "user.invite_accepted",
                     "user.password_changed", "user.second_factor_enabled",
                     "user.recovery_code_used", "own_phone.set", "own_phone.confirmed",
-                    "own_phone.removed"}  # fmt: skip
+                    "own_phone.removed", "reflection.written",
+                    "reflection.exported"}  # fmt: skip
 # Who did it, when it was not a member of staff.
 ACTORS = {
     "system": "The hub",
@@ -158,8 +163,11 @@ class _Names:
             for key in ("campaign", "campaign_id"):
                 if isinstance(event.detail.get(key), int):
                     wanted["campaign"].add(event.detail[key])
-            if isinstance(event.detail.get("claimed_by_id"), int):
-                wanted["staff_user"].add(event.detail["claimed_by_id"])
+            for key in ("claimed_by_id", "caller_id"):
+                if isinstance(event.detail.get(key), int):
+                    wanted["staff_user"].add(event.detail[key])
+            if isinstance(event.detail.get("pupil_id"), int):
+                wanted["pupil"].add(event.detail["pupil_id"])
             if event.action == "household.edited":
                 for kind, number in _EDITED.findall(str(event.detail.get("changed", ""))):
                     wanted["guardian" if kind == "guardian" else "phone_number"].add(int(number))
@@ -271,6 +279,14 @@ def _details(event: AuditEvent, names: _Names) -> list[str]:
                 details.append(names.campaign(value))
         elif key == "claimed_by_id":
             details.append(f"held by {names.person(value)}")
+        elif key == "caller_id":
+            details.append(f"to be called by {names.person(value)}")
+        elif key == "pupil_id":
+            pupil = names.pupils.get(value) if isinstance(value, int) else None
+            details.append(f"for {pupil.name if pupil else 'a pupil no longer on record'}")
+        elif key == "joined":
+            if value:
+                details.append("on a brother's or sister's call already waiting")
         elif key == "changed" and event.action == "household.edited":
             details.append("changed: " + _edited(str(value), names))
         elif key == "older_than_days":

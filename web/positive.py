@@ -86,11 +86,11 @@ def index() -> str:
 @roles(*ANYONE)
 def search() -> str:
     """Find a pupil to nominate, by name or form."""
-    _me()
+    user = _me()
     typed = request.args.get("q", "").strip()
     found = positive.search_pupils(db(), typed) if typed else []
     if typed:
-        audit.record(db(), "pupils.searched", actor=_me(),
+        audit.record(db(), "pupils.searched", actor=user,
                      detail={"page": "nominate", "found": len(found)})  # fmt: skip
     return render_template("nominate_search.html", typed=typed, found=found,
                            limit=positive.nominations.SEARCH_LIMIT)  # fmt: skip

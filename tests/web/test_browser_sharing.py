@@ -92,7 +92,7 @@ def signed_in(browser: Browser, panel: Panel, email: str) -> Page:
 
 def open_card(page: Page, campaign: str) -> None:
     page.get_by_role("link", name="Call desk", exact=True).click()
-    page.get_by_role("link", name=campaign).click()
+    page.locator("ul.cards").get_by_role("link", name=campaign).click()
 
 
 def test_shared_out_evenly_and_a_concern_held_for_the_dsl(browser: Browser, panel: Panel):

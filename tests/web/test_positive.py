@@ -142,7 +142,7 @@ def test_staff_who_do_not_make_calls_cannot_nominate(app, accounts):
     accounts.login(unopted, accounts.add(Role.STAFF, "lee@school.example", opted_in=False))
     assert unopted.get("/positive/").status_code == 403
     assert unopted.get("/positive/nominate?q=ali").status_code == 403
-    assert "Positive calls</a>" not in unopted.get("/").get_data(as_text=True)
+    assert "My positive calls</a>" not in unopted.get("/").get_data(as_text=True)
 
 
 def _call_and_record(app, client, campaign: str, outcome: str, **fields) -> str:
@@ -270,6 +270,15 @@ def test_a_reflection_is_asked_for_after_a_few_days_and_exported_with_six_sectio
             app, "green@school.example")  # fmt: skip
     listed = green.get("/positive/").get_data(as_text=True)
     assert f"/positive/reflections/{attempt_id}/export" in listed
+    # The office's audit log says it all in words, without a word of the reflection.
+    log = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(
+        admin.get("/audit/").get_data(as_text=True))))  # fmt: skip
+    for line in ("nominated a pupil for a positive call home to the Nowak family",
+                 "for Ali Nowak", "to be called by Ms Green",
+                 "wrote a reflection on one of their positive calls",
+                 "exported a reflection on one of their positive calls"):  # fmt: skip
+        assert line in log, line
+    assert "Answer about" not in log
 
 
 def test_a_reflection_can_be_passed_over(app, accounts, clock):
