@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub import audit, second_factor
 from hub.exceptions import UserError
-from hub.models import Role, StaffUser, WebSession, utcnow
+from hub.models import CampaignEntry, EntryState, Role, StaffUser, WebSession, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -105,13 +105,21 @@ def disable(session: Session, email: str, *, actor: StaffUser | str) -> StaffUse
         # Their own phone was for their calls alone: it goes with the account.
         user.own_phone, user.own_phone_verified_at = "", None
         user.own_phone_code_hash, user.own_phone_code_until = "", None
+        # Families shared out to them (a pupil nominated for them to call, say) would
+        # wait for someone who will never come: anyone who may call takes them now.
+        unassigned = session.execute(
+            update(CampaignEntry)
+            .where(CampaignEntry.assignee_id == user.id,
+                   CampaignEntry.state.in_([EntryState.WAITING, EntryState.CALL_BACK]))
+            .values(assignee_id=None)
+        ).rowcount  # fmt: skip
         audit.record(
             session,
             "user.disabled",
             actor=actor,
             target_type="staff_user",
             target_id=user.id,
-            detail={"email": user.email},
+            detail={"email": user.email, "families_unassigned": int(unassigned or 0)},
         )
     return user
 

@@ -3,9 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from hub import users
+from hub import positive, users
 from hub.exceptions import UserError
-from hub.models import AuditEvent, Role
+from hub.models import AuditEvent, Role, utcnow
+from hub.queues import claim_next
+from tests.factories import add_household, pupil
 
 PASSWORD = "correct horse battery"
 
@@ -53,3 +55,19 @@ def test_account_changes_are_audited(database):
     with database.session() as session:
         actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["user.created", "user.disabled"]
+
+
+def test_a_departing_teachers_nominated_families_go_to_anyone_who_calls(database):
+    with database.session() as session:
+        sam = users.add(session, "sam@school.example", "Sam Teacher", Role.STAFF, PASSWORD,
+                        actor="cli", opted_in=True)  # fmt: skip
+        kim = users.add(session, "kim@school.example", "Kim Teacher", Role.STAFF, PASSWORD,
+                        actor="cli", opted_in=True)  # fmt: skip
+        ali = add_household(session, pupil("Ali", "Nowak")).pupils[0]
+        entry = positive.nominate(session, ali, "Led the assembly.", by=sam, now=utcnow()).entry
+        assert claim_next(session, entry.campaign, kim, now=utcnow()) is None
+        users.disable(session, "sam@school.example", actor="cli")
+        assert entry.assignee_id is None
+        assert claim_next(session, entry.campaign, kim, now=utcnow()).id == entry.id
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "user.disabled"))
+        assert event.detail["families_unassigned"] == 1
