@@ -349,9 +349,12 @@ def record_outcome(
     session.expire(attempt, ["outcome", "notes", "meeting_wanted"])
     if outcome in queues.CONTACT:
         positive.read_out(session, attempt, now=now)  # a nominated pupil's notes were heard
-    return queues.outcome_recorded(session, attempt, outcome, staff=staff, now=now, notes=notes,
-                                   call_back_at=call_back_at, meeting=meeting, zone=zone,
-                                   nation=nation)  # fmt: skip
+    entry = queues.outcome_recorded(session, attempt, outcome, staff=staff, now=now,
+                                    notes=notes, call_back_at=call_back_at, meeting=meeting,
+                                    zone=zone, nation=nation)  # fmt: skip
+    if outcome in queues.CONTACT:
+        positive.notes_left_after(session, entry, now=now)
+    return entry
 
 
 def forget_recordings(session: Session, paths: Iterable[Path]) -> None:

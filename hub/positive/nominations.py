@@ -23,14 +23,15 @@ from hub.models import (
     CallAttempt,
     Campaign,
     CampaignEntry,
+    Concern,
     EntryState,
     Nomination,
     Pupil,
     Purpose,
     StaffUser,
 )
-from hub.queues import FINISHED, as_utc, may_work
-from hub.queues.rules import VULNERABLE_FLAG, _audit, _release, caller_bar
+from hub.queues import CONTACT, FINISHED, as_utc, may_work
+from hub.queues.rules import _audit, _release, caller_bar
 from hub.school_days import SchoolCalendar
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ class Nominated:
     entry: CampaignEntry
     caller: StaffUser | None
     joined: bool  # a sibling's call was already waiting: this note is read out on it too
+    next_call: bool = False  # that call is being made now: the note waits for the next one
 
 
 def nominations_campaign(session: Session, *, now: datetime) -> Campaign:
@@ -152,9 +154,12 @@ def nominate(
     for text in (note, plan):
         if (problem := audit.contact_details_in(text)) is not None:
             raise QueueError(problem)
-    if _vulnerable_household(session, pupil.household_id):
-        raise QueueError(f"Calls to {pupil.forename}'s family are made by the designated "
-                         "safeguarding lead: pass your note to them.")  # fmt: skip
+    if _with_the_dsl(session, pupil.household_id):
+        # Said the same way for a vulnerable pupil's family and one with an open concern, and
+        # no more than that: which it is stays the DSL's.
+        raise QueueError(f"{pupil.forename}'s family cannot be given a positive call through the "
+                         "hub just now: pass your note to the designated safeguarding "
+                         "lead.")  # fmt: skip
     caller = caller or by
     campaign = nominations_campaign(session, now=now)
     if campaign.closed_at is not None:
@@ -162,7 +167,7 @@ def nominate(
     if not may_work(caller, campaign):
         raise QueueError(f"{caller.name} does not make calls through the hub: choose someone who "
                          "does.")  # fmt: skip
-    entry, joined = _family_call(session, campaign, pupil, caller, plan)
+    entry, joined = _family_call(session, campaign, pupil, caller, plan, now=now)
     same = session.scalar(
         select(Nomination).where(
             Nomination.entry_id == entry.id, Nomination.pupil_id == pupil.id,
@@ -170,7 +175,8 @@ def nominate(
             Nomination.attempt_id.is_(None))
     )  # fmt: skip
     if same is not None:  # a double click, or the form sent again: one nomination
-        return Nominated(nomination=same, entry=entry, caller=entry.assignee, joined=False)
+        return Nominated(nomination=same, entry=entry, caller=entry.assignee, joined=False,
+                         next_call=_on_a_call(session, entry))  # fmt: skip
     nomination = Nomination(pupil_id=pupil.id, entry_id=entry.id, nominated_by_id=by.id,
                             note=note, created_at=now)  # fmt: skip
     session.add(nomination)
@@ -179,11 +185,53 @@ def nominate(
         "pupil_id": pupil.id, "household_id": pupil.household_id,
         "caller_id": entry.assignee_id, "joined": joined,
     })  # fmt: skip
-    return Nominated(nomination=nomination, entry=entry, caller=entry.assignee, joined=joined)
+    return Nominated(nomination=nomination, entry=entry, caller=entry.assignee, joined=joined,
+                     next_call=joined and _on_a_call(session, entry))  # fmt: skip
+
+
+def _on_a_call(session: Session, entry: CampaignEntry) -> bool:
+    """Whether the family's call is being made now (its note waits for the next call)."""
+    return entry.state is EntryState.CLAIMED and session.scalar(
+        select(func.count()).where(CallAttempt.entry_id == entry.id, CallAttempt.outcome.is_(None),
+                                   CallAttempt.ended_at.is_(None))
+    ) > 0  # fmt: skip
+
+
+def queue_again(session: Session, entry: CampaignEntry, *, now: datetime) -> None:
+    """Put a finished family's nominations call back in its caller's queue.
+
+    Not before the week's cap on positive calls has passed since the family was last
+    reached (a call back then, so it comes first), so a brother nominated an hour after
+    his sister's call is told about on the family's next positive call, not today.
+    """
+    last = session.scalar(
+        select(func.max(CallAttempt.requested_at)).where(
+            CallAttempt.entry_id == entry.id, CallAttempt.outcome.in_(CONTACT))
+    )  # fmt: skip
+    due = as_utc(last) + timedelta(days=entry.campaign.cadence_days) if last else None
+    if due is not None and due > as_utc(now):
+        _release(entry, EntryState.CALL_BACK)
+        entry.call_back_at = due
+    else:
+        _release(entry, EntryState.WAITING)
+    session.flush()
+
+
+def notes_left_after(session: Session, entry: CampaignEntry, *, now: datetime) -> None:
+    """After a call that reached the family: nominations made while it was on (so not read
+    out) keep the family in the queue for its next positive call."""
+    if entry.state is EntryState.DONE and waiting_notes(session, entry):
+        queue_again(session, entry, now=now)
 
 
 def _family_call(
-    session: Session, campaign: Campaign, pupil: Pupil, caller: StaffUser, plan: str
+    session: Session,
+    campaign: Campaign,
+    pupil: Pupil,
+    caller: StaffUser,
+    plan: str,
+    *,
+    now: datetime,
 ) -> tuple[CampaignEntry, bool]:
     """The family's call in the nominations campaign, made or queued again for ``caller``;
     and whether it was already waiting (a sibling's)."""
@@ -202,7 +250,7 @@ def _family_call(
         entry = _added_once(session, made, lambda: session.scalar(find))
         return entry, entry is not made
     if entry.state in FINISHED:
-        _release(entry, EntryState.WAITING)
+        queue_again(session, entry, now=now)
         entry.assignee_id, entry.plan = caller.id, plan
         session.flush()
         return entry, False
@@ -228,13 +276,14 @@ def _added_once(session: Session, row: T, found: Callable[[], T | None]) -> T:
     return row
 
 
-def _vulnerable_household(session: Session, household_id: int) -> bool:
-    pupils = session.execute(
-        select(Pupil.vulnerable, Pupil.flags).where(Pupil.household_id == household_id)
-    )
-    return any(
-        vulnerable or VULNERABLE_FLAG in flags.casefold().split(",") for vulnerable, flags in pupils
-    )
+def _with_the_dsl(session: Session, household_id: int) -> bool:
+    """A vulnerable pupil's family (the DSL's queue alone), or one whose open concern or
+    escalation has it in the DSL's hands: no ordinary queue offers it."""
+    vulnerable = select(Pupil.id).where(Pupil.household_id == household_id,
+                                        Pupil.vulnerable.is_(True))  # fmt: skip
+    concern = select(Concern.id).where(Concern.household_id == household_id,
+                                       Concern.handled_at.is_(None))  # fmt: skip
+    return bool(session.scalar(select(vulnerable.exists() | concern.exists())))
 
 
 def waiting_notes(session: Session, entry: CampaignEntry) -> list[Nomination]:

@@ -16,6 +16,7 @@ from hub.models import (
     Concern,
     EntryState,
     Outcome,
+    Purpose,
     Role,
     StaffUser,
 )
@@ -141,6 +142,10 @@ def _escalate_if_unreached(
     zone: ZoneInfo,
     nation: str = DEFAULT_NATION,
 ) -> None:
+    if entry.campaign.purpose is Purpose.POSITIVE:
+        # Good news that did not get through is not a safeguarding matter: the family
+        # waits for another try, and no other campaign is held back by it.
+        return
     # Only failures since the family was last reached count, in any campaign:
     # a family someone spoke to yesterday is not unreachable.
     last_contact = session.scalar(

@@ -6,6 +6,7 @@ UTC; January is GMT, so 15:45 UTC is 15:45 in London.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from hub.exceptions import QueueError
 from hub.models import (
     AuditEvent,
     CampaignEntry,
+    Concern,
     EntryState,
     Nomination,
     Outcome,
@@ -418,3 +420,67 @@ def test_the_reminder_keeps_within_the_schools_calling_hours_and_days(dialplan, 
     due = positive.reminder_due(week, now=now, settings=config.positive,
                                 dialplan=config.dialplan, calendar=SchoolCalendar())  # fmt: skip
     assert due is expected
+
+
+def test_a_sister_nominated_during_or_just_after_the_call_waits_for_the_next_one(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        household = _family(session, ("Ali", "8"), ("Sara", "5"))
+        ali, sara = sorted(household.pupils, key=lambda p: p.forename)
+        entry = positive.nominate(session, ali, "Led the assembly.", by=green, now=MONDAY).entry
+        assert claim_next(session, entry.campaign, green, now=MONDAY).id == entry.id
+        attempt = add_call(session, entry, green, MONDAY, end_reason=None)  # ringing now
+        during = positive.nominate(session, sara, "Read to the infants.", by=green,
+                                   now=MONDAY + timedelta(minutes=1))  # fmt: skip
+        assert during.joined and during.next_call
+        record_outcome(session, attempt, Outcome.SPOKE_TO_PARENT, staff=green,
+                       now=MONDAY + timedelta(minutes=5))  # fmt: skip
+        # Ali's note was told; Sara's waits for the family's next positive call, a week on.
+        next_week = MONDAY + timedelta(days=7)
+        assert (entry.state, entry.call_back_at) == (EntryState.CALL_BACK, next_week)
+        assert [n.note for n in positive.waiting_notes(session, entry)] == ["Read to the infants."]
+        assert claim_next(session, entry.campaign, green, now=MONDAY + timedelta(hours=1)) is None
+        assert claim_next(session, entry.campaign, green, now=next_week).id == entry.id
+
+
+def test_a_brother_nominated_an_hour_after_the_call_is_not_rung_the_same_day(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        household = _family(session, ("Ali", "8"), ("Sara", "5"))
+        ali, sara = sorted(household.pupils, key=lambda p: p.forename)
+        entry = positive.nominate(session, sara, "Read to the infants.", by=green, now=MONDAY).entry
+        call(session, entry, green, MONDAY, Outcome.SPOKE_TO_PARENT)
+        later = MONDAY + timedelta(hours=1)
+        again = positive.nominate(session, ali, "Led the assembly.", by=green, now=later)
+        assert not again.joined and not again.next_call
+        assert (entry.state, entry.call_back_at) == (
+            EntryState.CALL_BACK,
+            MONDAY + timedelta(days=7),
+        )
+        assert claim_next(session, entry.campaign, green, now=later) is None
+
+
+def test_a_family_in_the_dsls_hands_cannot_be_nominated_and_stays_with_the_dsl(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        ali = _family(session, ("Ali", "8")).pupils[0]
+        entry = positive.nominate(session, ali, "Kind.", by=green, now=MONDAY).entry
+        call(session, entry, green, MONDAY, Outcome.CONCERN, notes="Mum sounded frightened.")
+        refusal = (
+            "Ali's family cannot be given a positive call through the hub just now: pass "
+            "your note to the designated safeguarding lead."
+        )
+        with pytest.raises(QueueError, match=re.escape(refusal)):
+            positive.nominate(session, ali, "Top marks.", by=green, now=MONDAY + timedelta(days=8))
+        assert entry.state is EntryState.DONE
+
+
+def test_a_positive_call_not_answered_never_goes_to_the_dsl(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        ali = _family(session, ("Ali", "8")).pupils[0]
+        entry = positive.nominate(session, ali, "Kind.", by=green, now=MONDAY).entry
+        for day in (0, 1, 2):
+            call(session, entry, green, MONDAY + timedelta(days=day), Outcome.NO_ANSWER)
+        assert entry.state is EntryState.WAITING
+        assert session.scalars(select(Concern)).all() == []
