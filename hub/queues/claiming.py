@@ -86,12 +86,15 @@ def claim_next(
     *,
     now: datetime,
     zone: ZoneInfo = SCHOOL_ZONE,
+    wanted: int | None = None,
 ) -> CampaignEntry | None:
     """The household ``staff`` should call next, claimed for them; None if nobody is due.
 
     A member of staff who already holds a claim in this campaign gets it back,
     so a reloaded page or a second tab never leaves a family half-called, unless
-    a concern raised on the family since has put it in the DSL's hands.
+    a concern raised on the family since has put it in the DSL's hands. ``wanted``
+    (the entry a link named: "Call Ali's family now") is claimed instead when it may be
+    offered to them now, and any other claim of theirs here goes back to the queue.
     """
     now = as_utc(now)
     if campaign.closed_at is not None:
@@ -128,6 +131,17 @@ def claim_next(
             detail={"reason": "concern", "claimed_by_id": holder},
         )
         held = None
+    if wanted is not None and (held is None or held.id != wanted):
+        chosen = session.scalar(
+            select(CampaignEntry)
+            .where(*_offerable(session, campaign, staff, now, zone), CampaignEntry.id == wanted)
+            .with_for_update(skip_locked=True, of=CampaignEntry)
+            .execution_options(populate_existing=True)
+        )
+        if chosen is not None:
+            if held is not None:
+                release_interrupted(session, held, staff.id, now=now, reason="another chosen")
+            return _claimed(session, campaign, staff, chosen, now)
     if held is not None:
         # Still working on it, so the stale-claim sweep leaves it alone: written only
         # when it has aged a little, not on every look at the card (each a write to
@@ -162,6 +176,12 @@ def claim_next(
     )
     if entry is None:
         return None
+    return _claimed(session, campaign, staff, entry, now)
+
+
+def _claimed(
+    session: Session, campaign: Campaign, staff: StaffUser, entry: CampaignEntry, now: datetime
+) -> CampaignEntry:
     entry.state = EntryState.CLAIMED
     entry.claimed_by_id = staff.id
     entry.claimed_at = now
@@ -223,7 +243,12 @@ def release_stale_claims(
 
 
 def release_interrupted(
-    session: Session, entry: CampaignEntry, caller_id: int | None, *, now: datetime
+    session: Session,
+    entry: CampaignEntry,
+    caller_id: int | None,
+    *,
+    now: datetime,
+    reason: str = "interrupted",
 ) -> None:
     """Put back a family whose call the hub lost (power cut, kill): nobody knows how it went.
 
@@ -240,7 +265,7 @@ def release_interrupted(
     else:
         _release(entry, EntryState.WAITING)
     _audit(session, "entry.released", actor="system", now=as_utc(now), target=entry,
-           detail={"reason": "interrupted", "claimed_by_id": caller_id})  # fmt: skip
+           detail={"reason": reason, "claimed_by_id": caller_id})  # fmt: skip
 
 
 def waiting_for(

@@ -484,3 +484,19 @@ def test_a_positive_call_not_answered_never_goes_to_the_dsl(database):
             call(session, entry, green, MONDAY + timedelta(days=day), Outcome.NO_ANSWER)
         assert entry.state is EntryState.WAITING
         assert session.scalars(select(Concern)).all() == []
+
+
+def test_a_link_to_one_family_claims_that_family_and_lets_the_other_go(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        first = positive.nominate(session, _family(session, ("Ali", "8")).pupils[0], "Kind.",
+                                  by=green, now=MONDAY).entry  # fmt: skip
+        second = positive.nominate(session, _family(session, ("Zoë", "7")).pupils[0], "Brave.",
+                                   by=green, now=MONDAY).entry  # fmt: skip
+        campaign = first.campaign
+        assert claim_next(session, campaign, green, now=MONDAY).id == first.id
+        chosen = claim_next(session, campaign, green, now=MONDAY, wanted=second.id)
+        assert chosen.id == second.id and first.state is EntryState.WAITING
+        # A family not offerable now (its call is booked for later) is not claimed.
+        first.state, first.call_back_at = EntryState.CALL_BACK, MONDAY + timedelta(days=1)
+        assert claim_next(session, campaign, green, now=MONDAY, wanted=first.id).id == second.id

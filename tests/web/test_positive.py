@@ -96,7 +96,7 @@ def test_nominating_two_siblings_makes_one_card_with_both_notes(app, accounts):
     done = nominate(green, app, "Ali", "Stayed behind to help a new pupil <find> the labs.",
                     plan="Tell mum about Tuesday, then ask how Ali finds year 8.")  # fmt: skip
     assert "The call is in your queue." in done
-    campaign = re.search(r'href="/desk/(\d+)"', done).group(1)
+    campaign = re.search(r'href="/desk/(\d+)\?entry=\d+"', done).group(1)
     # The sister, nominated by a colleague the same week: the same call, both notes.
     also = nominate(patel, app, "Sara", "Read her story to the infants.",
                     caller=str(staff_id(app, "patel@school.example")))  # fmt: skip
@@ -163,7 +163,7 @@ def _call_and_record(app, client, campaign: str, outcome: str, **fields) -> str:
 def _a_positive_call(app, client) -> tuple[int, datetime]:
     """Ali nominated and his family reached: the call's attempt id, and when it was made."""
     done = nominate(client, app, "Ali", "Led the assembly.")
-    campaign = re.search(r'href="/desk/(\d+)"', done).group(1)
+    campaign = re.search(r'href="/desk/(\d+)\?entry=\d+"', done).group(1)
     _call_and_record(app, client, campaign, "spoke_to_parent")
     with app.extensions["phonehub.db"].session() as session:
         attempt = session.scalars(select(CallAttempt)).one()
@@ -173,7 +173,7 @@ def _a_positive_call(app, client) -> tuple[int, datetime]:
 def test_parent_wants_a_meeting_books_the_caller_a_follow_up(app, accounts):
     _, green, patel = school(app, accounts)
     done = nominate(green, app, "Ali", "Led the assembly.")
-    campaign = re.search(r'href="/desk/(\d+)"', done).group(1)
+    campaign = re.search(r'href="/desk/(\d+)\?entry=\d+"', done).group(1)
     page = _call_and_record(app, green, campaign, "parent_wants_meeting")
     assert re.search(r"Saved for the Nowak family: the parent wants a meeting; a follow-up call "
                      r"to arrange it is booked for you on \w{3} \d+ \w{3} at 16:00\.",
@@ -186,6 +186,10 @@ def test_parent_wants_a_meeting_books_the_caller_a_follow_up(app, accounts):
             EntryState.CALL_BACK, staff_id(app, "green@school.example"))  # fmt: skip
     home = html.unescape(green.get("/").get_data(as_text=True))
     assert "Ring the Nowak family to book the meeting" in home
+    link = re.search(r'href="(/desk/\d+\?entry=\d+)">Ring the Nowak', home).group(1)
+    early = html.unescape(green.get(link, follow_redirects=True).get_data(as_text=True))
+    assert re.search(r"The call to the Nowak family is booked for \w{3} \d+ \w{3} at 16:00, so "
+                     r"it is not offered yet\.", early)  # fmt: skip
     assert "book the meeting" not in patel.get("/").get_data(as_text=True)
 
 
@@ -293,7 +297,7 @@ def test_a_reflection_can_be_passed_over(app, accounts, clock):
 def test_the_office_sees_the_nominations_waiting_on_the_nominations_campaign(app, accounts):
     admin, green, _ = school(app, accounts)
     done = nominate(green, app, "Ali", "Led the assembly.")
-    campaign = re.search(r'href="/desk/(\d+)"', done).group(1)
+    campaign = re.search(r'href="/desk/(\d+)\?entry=\d+"', done).group(1)
     page = html.unescape(admin.get(f"/campaigns/{campaign}").get_data(as_text=True))
     assert "Positive calls home: nominations" in page
     assert re.search(r"Ali Nowak:</strong> Led the assembly\. <span class=\"muted\">\(nominated "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     abort,
@@ -24,6 +25,7 @@ from hub.models import (
     CallAttempt,
     Campaign,
     CampaignEntry,
+    EntryState,
     Guardian,
     Household,
     Outcome,
@@ -130,13 +132,31 @@ def card(campaign_id: int) -> str | BaseResponse | tuple[str, int]:
         try:
             _release_abandoned_claims()
             zone = current_app.config["PHONEHUB"].dialplan.zone
-            entry = queues.claim_next(db(), campaign, user, now=utcnow(), zone=zone)
+            wanted = request.args.get("entry", type=int)
+            entry = queues.claim_next(db(), campaign, user, now=utcnow(), zone=zone,
+                                      wanted=wanted)  # fmt: skip
         except QueueError as exc:
             flash(str(exc), "error")
             return redirect(url_for("desk.index"))
+        if wanted is not None and (entry is None or entry.id != wanted):
+            flash(_not_now(wanted, zone), "info")
         if entry is None:
             return render_template("desk_empty.html", campaign=campaign)
     return card_page(user, campaign, entry, pending)
+
+
+def _not_now(entry_id: int, zone: ZoneInfo) -> str:
+    """Why the family a link named is not the card shown."""
+    wanted = db().get(CampaignEntry, entry_id)
+    if wanted is None:
+        return "That family is no longer in this campaign."
+    family = calls.family_name(wanted.household)
+    booked = wanted.call_back_at
+    if wanted.state is EntryState.CALL_BACK and booked is not None and booked > utcnow():
+        local = booked.astimezone(zone)
+        return (f"The call to {family} is booked for {local:%a} {local.day} {local:%b} at "
+                f"{local:%H:%M}, so it is not offered yet.")  # fmt: skip
+    return f"{family[:1].upper()}{family[1:]} cannot be offered to you just now."
 
 
 def card_page(user: StaffUser, campaign: Campaign, entry: CampaignEntry,
