@@ -282,8 +282,9 @@ def load_page(session: Session, filters: Filters) -> list[Section]:
                         f"{day(filters.start)} to {day(filters.end)}, and how many of them "
                         "reached someone. It is here to plan staff time: it is not a league "
                         "table, and is listed by name, not by count. Calls in the DSL's own "
-                        "queue are not counted. Staff who opted in to calling are listed even "
-                        "with no calls."),
+                        "queue are not counted. Positive calls home are not counted either: "
+                        "they are each teacher's own habit, shown to nobody else. Staff who "
+                        "opted in to calling are listed even with no calls."),
             chart=bar_chart("chart-staff-load", "Calls made by each member of staff",
                             "Calls per member of staff, in name order; the table below gives "
                             "every figure.",

@@ -3,7 +3,9 @@
 Not a league table: the figures are listed by name, never ranked by count, and
 only admins see them. Calls in the DSL-only campaigns are left out for everyone
 but the DSL, who does not see this page: an admin planning time should know the
-DSL's own queue is not counted here.
+DSL's own queue is not counted here. Positive calls home are left out too: they
+are each teacher's own weekly habit, which nobody else sees except as a whole-school
+total (hub.positive).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.insights.scope import Filters, load_scope
-from hub.models import StaffUser
+from hub.models import Purpose, StaffUser
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ def staff_load(session: Session, filters: Filters) -> tuple[StaffLoad, ...]:
     calls: Counter[int] = Counter()
     reached: Counter[int] = Counter()
     for attempt in scope.in_period():
-        if attempt.staff_id is not None:
+        positive = scope.campaigns[attempt.campaign_id].purpose is Purpose.POSITIVE
+        if attempt.staff_id is not None and not positive:
             calls[attempt.staff_id] += 1
             reached[attempt.staff_id] += attempt.reached
     staff = session.scalars(
