@@ -41,6 +41,7 @@ from hub.models import (
     EndReason,
     Guardian,
     Household,
+    Outcome,
     ParentCallBack,
     PhoneNumber,
     Pupil,
@@ -54,7 +55,9 @@ MOST_FAMILIES = 10  # a name matching more families than this asks for more of i
 SHORTEST_NAME = 2
 LONGEST_SEARCH = 100
 NOTE_LIMIT = 200
-RESTRICTED = "Restricted to the designated safeguarding lead"
+# Said the same whatever the reason (the DSL's own queue, or a concern raised on the
+# call), so the office learns nothing about which it is.
+RESTRICTED = "Please pass the parent to the designated safeguarding lead"
 FORMER_STAFF = "a former member of staff"
 NOT_UK = frozenset({Kind.INVALID, Kind.INTERNATIONAL, Kind.SHORT_CODE})
 
@@ -198,7 +201,11 @@ def _families(session: Session, household_ids: Select[tuple[int]] | list[int], *
     by_household: dict[int, list[Call]] = defaultdict(list)
     for attempt, campaign, dsl_only, caller in rows:
         # A call whose campaign is gone cannot be shown to be anyone's: treated as the DSL's.
-        restricted = not dsl and (campaign is None or bool(dsl_only))
+        # So is a call on which a concern was raised: the parent on the phone may be what
+        # it is about.
+        restricted = not dsl and (
+            campaign is None or bool(dsl_only) or attempt.outcome is Outcome.CONCERN
+        )
         how = calls.SAID[attempt.outcome] if attempt.outcome else (
             calls.ending_words(attempt.end_reason, attempt.ended_by) or "in progress")  # fmt: skip
         by_household[attempt.household_id].append(
