@@ -19,6 +19,7 @@ from hub.insights.scope import (
     AttemptFacts,
     Filters,
     Scope,
+    earlier_calls,
     load_scope,
     natural,
     outcome_label,
@@ -55,7 +56,7 @@ class CallsByWeek:
 
 def calls_by_week(session: Session, filters: Filters) -> CallsByWeek:
     """Every call dialled in the date range, by week and by the outcome staff recorded."""
-    return _calls_by_week(load_scope(session, filters))
+    return _calls_by_week(load_scope(session, filters, since=filters.start))
 
 
 def _calls_by_week(scope: Scope) -> CallsByWeek:
@@ -106,7 +107,7 @@ def reach(session: Session, filters: Filters) -> ReachFigures:
     campaign called it in the date range, and reached when one of those calls reached
     someone. A family counts in each year and form one of its pupils is in.
     """
-    scope = load_scope(session, filters)
+    scope = load_scope(session, filters, since=filters.start)
     running = {
         c.id for c in scope.campaigns.values()
         if filters.day_of(c.created_at) <= filters.end
@@ -171,20 +172,23 @@ SPREAD = ("On the first call", "Later the same day", "1 or 2 days later", "3 to 
 
 def first_contact(session: Session, filters: Filters) -> FirstContact:
     """Time to first contact, for the families first reached in the date range."""
-    scope = load_scope(session, filters)
+    # The range's calls one by one; before it, only each family's first call and whether
+    # it was reached already (then its first contact is not in the range).
+    scope = load_scope(session, filters, since=filters.start)
+    earlier = earlier_calls(session, scope, filters.start)
     by_entry: dict[int, list[AttemptFacts]] = defaultdict(list)
     for attempt in scope.attempts:  # in time order
         by_entry[attempt.entry_id].append(attempt)
     waits: list[float] = []
     spread: Counter[str] = Counter()
-    for attempts in by_entry.values():
-        first = attempts[0]
+    for entry_id, attempts in by_entry.items():
+        first_at, reached_before = earlier.get(entry_id, (attempts[0].at, False))
         contact = next((attempt for attempt in attempts if attempt.reached), None)
-        if contact is None or not filters.holds(contact.at):
+        if reached_before or contact is None or not filters.holds(contact.at):
             continue
-        waits.append((contact.at - first.at).total_seconds() / 86400)
-        days = (filters.day_of(contact.at) - filters.day_of(first.at)).days
-        if contact is first:
+        waits.append((contact.at - first_at).total_seconds() / 86400)
+        days = (filters.day_of(contact.at) - filters.day_of(first_at)).days
+        if contact is attempts[0] and entry_id not in earlier:
             spread[SPREAD[0]] += 1
         elif days == 0:
             spread[SPREAD[1]] += 1

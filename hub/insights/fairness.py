@@ -61,7 +61,7 @@ class Fairness:
 def fairness(session: Session, filters: Filters) -> Fairness:
     """How many pupils had 0, 1, 2 or 3+ positive calls, the rate per form and year, and
     the siblings whose positive calls differ by two or more."""
-    scope = load_scope(session, filters)
+    scope = load_scope(session, filters, since=filters.start)
     counts = scope.positive_calls()
     spread = [0] * len(SPREAD)
     for count in counts.values():

@@ -29,7 +29,7 @@ class StaffLoad:
 
 def staff_load(session: Session, filters: Filters) -> tuple[StaffLoad, ...]:
     """Calls per member of staff who made one, or who calls (active and opted in), by name."""
-    scope = load_scope(session, filters)
+    scope = load_scope(session, filters, since=filters.start)
     calls: Counter[int] = Counter()
     reached: Counter[int] = Counter()
     for attempt in scope.in_period():
