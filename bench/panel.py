@@ -264,10 +264,12 @@ def _measure(kind: str, url: str, folder: Path) -> list[Figure]:
 def _p50_p95(
     key: str, label: str, samples: list[float], note: str, target: float | None = None
 ) -> list[Figure]:
+    """``label`` is "What ({kind})": the percentile goes before the database, as above."""
+    what, _, kind = label.rpartition(" (")
     return [
-        Figure(f"{key}.p50", f"{label} p50", percentile(samples, 50), "ms", note=note),
-        Figure(f"{key}.p95", f"{label} p95", percentile(samples, 95), "ms", target=target,
-               note=note),
+        Figure(f"{key}.p50", f"{what} p50 ({kind}", percentile(samples, 50), "ms", note=note),
+        Figure(f"{key}.p95", f"{what} p95 ({kind}", percentile(samples, 95), "ms",
+               target=target, note=note),
     ]  # fmt: skip
 
 
