@@ -20,9 +20,9 @@ from hub.insights.scope import (
     Filters,
     Scope,
     earlier_calls,
-    load_scope,
     natural,
     outcome_label,
+    range_scope,
     weeks,
 )
 from hub.models import Outcome
@@ -54,9 +54,9 @@ class CallsByWeek:
         return sum(week.total for week in self.weeks)
 
 
-def calls_by_week(session: Session, filters: Filters) -> CallsByWeek:
+def calls_by_week(session: Session, filters: Filters, *, scope: Scope | None = None) -> CallsByWeek:
     """Every call dialled in the date range, by week and by the outcome staff recorded."""
-    return _calls_by_week(load_scope(session, filters, since=filters.start))
+    return _calls_by_week(scope or range_scope(session, filters))
 
 
 def _calls_by_week(scope: Scope) -> CallsByWeek:
@@ -100,14 +100,14 @@ class ReachFigures:
     by_form: tuple[Reach, ...]
 
 
-def reach(session: Session, filters: Filters) -> ReachFigures:
+def reach(session: Session, filters: Filters, *, scope: Scope | None = None) -> ReachFigures:
     """Of the families in the campaigns running in the date range, how many were reached.
 
     A family counts once in each campaign it is in (one entry). It was tried when the
     campaign called it in the date range, and reached when one of those calls reached
     someone. A family counts in each year and form one of its pupils is in.
     """
-    scope = load_scope(session, filters, since=filters.start)
+    scope = scope or range_scope(session, filters)
     running = {
         c.id for c in scope.campaigns.values()
         if filters.day_of(c.created_at) <= filters.end
@@ -170,11 +170,13 @@ SPREAD = ("On the first call", "Later the same day", "1 or 2 days later", "3 to 
           "More than 7 days later")  # fmt: skip
 
 
-def first_contact(session: Session, filters: Filters) -> FirstContact:
+def first_contact(
+    session: Session, filters: Filters, *, scope: Scope | None = None
+) -> FirstContact:
     """Time to first contact, for the families first reached in the date range."""
     # The range's calls one by one; before it, only each family's first call and whether
     # it was reached already (then its first contact is not in the range).
-    scope = load_scope(session, filters, since=filters.start)
+    scope = scope or range_scope(session, filters)
     earlier = earlier_calls(session, scope, filters.start)
     by_entry: dict[int, list[AttemptFacts]] = defaultdict(list)
     for attempt in scope.attempts:  # in time order

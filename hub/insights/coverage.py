@@ -25,6 +25,7 @@ from hub.insights.scope import (
     by_name,
     load_scope,
     natural,
+    range_scope,
     this_term,
 )
 
@@ -124,7 +125,7 @@ class PositiveCoverage:
 def no_positive_call(session: Session, filters: Filters) -> PositiveCoverage:
     """Pupils in scope with no positive call in the date range; pupils in a tracked group
     first, then by name."""
-    scope = load_scope(session, filters, since=filters.start)
+    scope = range_scope(session, filters)
     counts = scope.positive_calls()
     without = [pupil for pupil in scope.pupils if counts[pupil.id] == 0]
     groups = [Share("All pupils", len(scope.pupils), len(without))]

@@ -279,6 +279,12 @@ def load_scope(session: Session, filters: Filters, *, since: date | None = None)
                  {key: frozenset(value) for key, value in told.items()})  # fmt: skip
 
 
+def range_scope(session: Session, filters: Filters) -> Scope:
+    """The facts with the range's calls only: what most figures read. A page showing
+    several figures loads it once and passes it to each (``scope=``)."""
+    return load_scope(session, filters, since=filters.start)
+
+
 def earlier_calls(session: Session, scope: Scope, before: date) -> dict[int, tuple[datetime, bool]]:
     """For each family in a campaign in ``scope`` called before ``before`` (school time):
     when it was first called, and whether any of those calls reached it; by entry id.

@@ -133,6 +133,12 @@ def test_time_to_first_contact_counts_from_a_first_call_before_the_range(session
                                   "More than 7 days later": 0}  # fmt: skip
 
 
+def test_a_page_reads_the_facts_once_for_its_figures(session, school):
+    scope = insights.range_scope(session, ADMIN)
+    for figure in (insights.calls_by_week, insights.reach, insights.first_contact):
+        assert figure(session, ADMIN, scope=scope) == figure(session, ADMIN)
+
+
 def families(coverage: insights.Coverage) -> list[list[str]]:
     return [[pupil.name for pupil in family.pupils] for family in coverage.not_reached]
 
