@@ -71,7 +71,8 @@ SEED = 6
 TEACHER = "r.llewellyn@school.example"
 CALLER = "a.okafor@school.example"  # works the nominations campaign's desk
 ADMIN = "office@school.example"
-# The dashboards (issue #15) take a second or more each before the fix, so fewer requests.
+# The dashboards (issue #15) took 1-4 s a page before the fix, and 0.3-0.6 s after: fewer
+# requests, so their p95 is the slowest of them.
 DASHBOARD_REQUESTS = 10
 # fmt: off
 DASHBOARDS = {
@@ -198,8 +199,9 @@ def _measure(kind: str, url: str, folder: Path) -> list[Figure]:
         " earlier calls shown), no line daemon running"
     )
     search_note = f"{where}; admin searching by surname; target is ours, not the issue's"
+    server = "PostgreSQL (fsync off)" if kind == "postgresql" else "SQLite"
     home_note = (
-        f"{where}; the teacher's home page: their queues, week and positive-call habit (a run"
+        f"{server}; the teacher's home page: their queues, week and positive-call habit (a run"
         " of weeks, reflections due, follow-ups); the desk's target as a yardstick"
     )
     positive_note = (
@@ -214,7 +216,7 @@ def _measure(kind: str, url: str, folder: Path) -> list[Figure]:
     ]  # fmt: skip
     for slug, (path, what) in DASHBOARDS.items():
         note = (
-            f"{where}; admin, {path}, this school year's figures (the default filters);"
+            f"{server}; admin, {path}, this school year's figures (the default filters);"
             f" {DASHBOARD_REQUESTS} requests after 1 to warm up, so p95 is the slowest; no target"
         )
         figures += _p50_p95(f"panel.insights-{slug}.{kind}", f"{what} ({kind})",
