@@ -35,7 +35,7 @@ from sqlalchemy import insert, inspect, text
 from sqlalchemy.orm import Session
 
 from bench.common import Figure, cpu_seconds, percentile, rss_mb
-from hub import sample, users
+from hub import positive, sample, users
 from hub.db import open_database
 from hub.models import (
     AuditEvent,
@@ -53,9 +53,11 @@ from hub.models import (
     PupilContact,
     PupilNote,
     Purpose,
+    Reflection,
     Role,
     StaffUser,
 )
+from hub.queues import CONTACT
 from tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +69,23 @@ TARGET_MS = 50.0
 PASSWORD = "correct horse battery staple"
 SEED = 6
 TEACHER = "r.llewellyn@school.example"
+CALLER = "a.okafor@school.example"  # works the nominations campaign's desk
 ADMIN = "office@school.example"
+# The dashboards (issue #15) took 1-4 s a page before the fix, and 0.3-0.6 s after: fewer
+# requests, so their p95 is the slowest of them.
+DASHBOARD_REQUESTS = 10
+# fmt: off
+DASHBOARDS = {
+    "index": ("/insights/", "Dashboards' index"),
+    "coverage": ("/insights/coverage", "Dashboard: who we have not reached"),
+    "calls": ("/insights/calls", "Dashboard: calls and reach"),
+    "fairness": ("/insights/fairness", "Dashboard: fairness of positive calls"),
+    "staff-load": ("/insights/staff-load", "Dashboard: staff load"),
+    "csv": ("/insights/coverage/not-reached.csv", "Dashboard CSV: families not reached"),
+}
+# fmt: on
+# Pages fetched in a run, for the CPU figure: 4 pages of REQUESTS, the dashboards, checks.
+PAGES = 4 * (REQUESTS + WARM_UP + 1) + len(DASHBOARDS) * (DASHBOARD_REQUESTS + 1)
 
 # More surnames than sample.py's forty, so a surname search finds a handful of
 # families, as in a real school, rather than one in forty.
@@ -100,6 +118,18 @@ NOTES = (
     "Worried about the bus timetable change.",
     "Pleased to hear about the merit award.",
 ) + ("",) * 7  # most calls leave no note
+# The positive calls: the "Positive calls home" campaign holds 500 of the ~5,600 families'
+# entries, so about one call in eleven (~4,500) is positive. Of those that reached a
+# family, some asked for a meeting and most were reflected on; 150 nominations wait.
+MEETING_WANTED = 0.05
+REFLECTED = 0.7
+NOMINATIONS = 150
+NOMINATION_NOTES = (
+    "Stayed behind to help tidy the science lab without being asked.",
+    "Read her poem to the whole year group in assembly.",
+    "Helped a new pupil find their way around all week.",
+    "Turned his maths around: three tests in a row above target.",
+)
 CONCERN_NOTES = ("Pupil mentioned not eating at home; passed on.", "Parent sounded distressed.")
 
 
@@ -109,6 +139,7 @@ class School:
 
     desk_campaign: int
     claimed_household_history: int
+    nominations_campaign: int
 
 
 def run() -> list[Figure]:
@@ -144,6 +175,19 @@ def _measure(kind: str, url: str, folder: Path) -> list[Figure]:
         page = admin.get(_search(SEARCHES[0]))
         assert "Households matching" in page and "people/" in page, "search found nobody"
         search_ms = admin.timings(lambda i: _search(SEARCHES[i % len(SEARCHES)]))
+        page = teacher.get("/")
+        assert "My positive call home this week" in page, "no positive week on the home page"
+        assert "Reflect on your call" in page, "no reflection due on the home page"
+        home_ms = teacher.timings(lambda _: "/")
+        # Another teacher, so the first keeps the family held on the whole-school desk.
+        caller = Browser(port)
+        caller.sign_in(CALLER)
+        positive_desk = f"/desk/{school.nominations_campaign}"
+        page = caller.get(positive_desk)
+        assert 'class="opening"' in page, "no positive call's card on the desk"
+        positive_ms = caller.timings(lambda _: positive_desk)
+        dashboards = {slug: admin.timings(lambda _, path=path: path, DASHBOARD_REQUESTS, 1)
+                      for slug, (path, _) in DASHBOARDS.items()}  # fmt: skip
         rss, cpu = rss_mb(pid), cpu_seconds(pid)
     where = (
         "PostgreSQL (the tests' server: fsync off)"
@@ -155,6 +199,28 @@ def _measure(kind: str, url: str, folder: Path) -> list[Figure]:
         " earlier calls shown), no line daemon running"
     )
     search_note = f"{where}; admin searching by surname; target is ours, not the issue's"
+    server = "PostgreSQL (fsync off)" if kind == "postgresql" else "SQLite"
+    home_note = (
+        f"{server}; the teacher's home page: their queues, week and positive-call habit (a run"
+        " of weeks, reflections due, follow-ups); the desk's target as a yardstick"
+    )
+    positive_note = (
+        f"{where}; another teacher's desk on the nominations campaign: a nominated pupil's"
+        " card (notes read out, the opening line); the desk's target as a yardstick"
+    )
+    figures = [
+        *_p50_p95(f"panel.home.{kind}", f"Teacher's home page ({kind})", home_ms, home_note,
+                  TARGET_MS),
+        *_p50_p95(f"panel.positive-desk.{kind}", f"Positive call's desk page ({kind})",
+                  positive_ms, positive_note, TARGET_MS),
+    ]  # fmt: skip
+    for slug, (path, what) in DASHBOARDS.items():
+        note = (
+            f"{server}; admin, {path}, this school year's figures (the default filters);"
+            f" {DASHBOARD_REQUESTS} requests after 1 to warm up, so p95 is the slowest; no target"
+        )
+        figures += _p50_p95(f"panel.insights-{slug}.{kind}", f"{what} ({kind})",
+                            dashboards[slug], note)  # fmt: skip
     return [
         Figure(
             f"panel.desk.{kind}.p50",
@@ -186,14 +252,27 @@ def _measure(kind: str, url: str, folder: Path) -> list[Figure]:
             target=TARGET_MS,
             note=search_note,
         ),
+        *figures,
         Figure(f"panel.rss.{kind}", f"Panel process memory after the run ({kind})", rss, "MB"),
         Figure(
             f"panel.cpu.{kind}",
-            f"Panel CPU: start-up, 2 sign-ins, {2 * (REQUESTS + WARM_UP + 1)} pages ({kind})",
+            f"Panel CPU: start-up, 3 sign-ins, {PAGES} pages ({kind})",
             cpu,
             "s",
         ),
     ]
+
+
+def _p50_p95(
+    key: str, label: str, samples: list[float], note: str, target: float | None = None
+) -> list[Figure]:
+    """``label`` is "What ({kind})": the percentile goes before the database, as above."""
+    what, _, kind = label.rpartition(" (")
+    return [
+        Figure(f"{key}.p50", f"{what} p50 ({kind}", percentile(samples, 50), "ms", note=note),
+        Figure(f"{key}.p95", f"{what} p95 ({kind}", percentile(samples, 95), "ms",
+               target=target, note=note),
+    ]  # fmt: skip
 
 
 def _search(surname: str) -> str:
@@ -329,7 +408,8 @@ def seed(url: str) -> School:
         ("Positive calls home", Purpose.POSITIVE, rng.sample(ordinary, 500), False, False),
         ("Vulnerable children", Purpose.WELFARE, sorted(vulnerable), False, True),
     ]
-    entries: list[tuple[int, int, bool]] = []  # entry, household, the DSL's own campaign
+    # entry, household, the DSL's own campaign, a positive one
+    entries: list[tuple[int, int, bool, bool]] = []
     for name, purpose, households, closed, dsl_only in campaigns:
         campaign = add(
             Campaign,
@@ -365,12 +445,14 @@ def seed(url: str) -> School:
                 for pupil in pupils_of[household]:
                     add(PupilNote, entry_id=entry, pupil_id=pupil, updated_at=year_ago,
                         note="Helped a new pupil find their way all week.")  # fmt: skip
-            entries.append((entry, household, dsl_only))
+            entries.append((entry, household, dsl_only, purpose == Purpose.POSITIVE))
 
     pending_ends = (EndReason.REFUSED, EndReason.INTERRUPTED)  # no outcome, nothing owed
     outcomes, weights = zip(*OUTCOMES, strict=True)
+    # Its own generator, so the positive extras leave the rest of the school as it was.
+    kind = random.Random(SEED + 1)
     for _ in range(ATTEMPTS):
-        entry, household, dsl_only = rng.choice(entries)
+        entry, household, dsl_only, positive_call = rng.choice(entries)
         staff_id = 2 if dsl_only else rng.choice(callers)
         at = year_ago + timedelta(seconds=rng.randrange(365 * 24 * 3600 - 7200))
         outcome = rng.choices(outcomes, weights)[0]
@@ -402,7 +484,13 @@ def seed(url: str) -> School:
             outcome=outcome,
             test_call=False,
             notes=rng.choice(NOTES) if outcome != Outcome.CONCERN else "",
+            meeting_wanted=positive_call and answered and kind.random() < MEETING_WANTED,
         )
+        reflectable = positive_call and outcome in CONTACT and at < now - timedelta(days=7)
+        if reflectable and kind.random() < REFLECTED:
+            add(Reflection, author_id=staff_id, household_id=household, attempt_id=attempt,
+                about="A pupil, year 8", called_at=at, written_at=at + timedelta(days=3),
+                impressed="Kept going with the reading challenge.")  # fmt: skip
         if outcome is not None:
             add(
                 AuditEvent,
@@ -455,6 +543,7 @@ def seed(url: str) -> School:
             CallAttempt,
             Concern,
             AuditEvent,
+            Reflection,
         ):
             _insert(session, model, rows[model])
         if session.bind is not None and session.bind.dialect.name == "postgresql":
@@ -467,13 +556,40 @@ def seed(url: str) -> School:
                         f"(SELECT max(id) FROM {table}))"
                     )
                 )
+    with open_database(url) as database, database.session() as session:
+        nominations = _nominate(session, kind, ordinary, pupils_of, now)
     with open_database(url) as database, database.engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("ANALYZE"))
         else:
             connection.exec_driver_sql("ANALYZE")
         connection.commit()
-    return School(desk_campaign=desk_campaign, claimed_household_history=typical)
+    return School(desk_campaign=desk_campaign, claimed_household_history=typical,
+                  nominations_campaign=nominations)  # fmt: skip
+
+
+def _nominate(
+    session: Session,
+    rng: random.Random,
+    households: list[int],
+    pupils_of: dict[int, list[int]],
+    now: datetime,
+) -> int:
+    """NOMINATIONS pupils nominated over the last six weeks, as staff nominate them:
+    through ``hub.positive.nominate``, which makes the standing nominations campaign
+    (its id is returned)."""
+    callers = [session.get(StaffUser, staff_id) for staff_id in (3, 4, 5, 6, 7)]
+    moments = sorted(now - timedelta(minutes=rng.randrange(42 * 24 * 60))
+                     for _ in range(NOMINATIONS))  # fmt: skip
+    for at in moments:
+        by = rng.choice(callers)
+        pupil = session.get(Pupil, rng.choice(pupils_of[rng.choice(households)]))
+        assert by is not None and pupil is not None
+        # Mostly their own call to make; now and then a colleague's.
+        caller = rng.choice(callers) if rng.random() < 0.2 else None
+        positive.nominate(session, pupil, rng.choice(NOMINATION_NOTES), by=by, now=at,
+                          caller=caller)  # fmt: skip
+    return positive.nominations_campaign(session, now=now).id
 
 
 def _insert(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
@@ -579,8 +695,15 @@ class Browser:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed a connection left idle (cheroot's timeout): open another,
+            # as a browser does.
+            self.connection.close()
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
         page = response.read().decode()
         for header in response.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
@@ -605,12 +728,14 @@ class Browser:
         if status != 302:
             raise RuntimeError(f"signing in as {email} answered {status}")
 
-    def timings(self, path_for: Callable[[int], str]) -> list[float]:
-        """Milliseconds for each of REQUESTS page loads, after a few to warm up."""
-        for i in range(WARM_UP):
+    def timings(
+        self, path_for: Callable[[int], str], requests: int = REQUESTS, warm_up: int = WARM_UP
+    ) -> list[float]:
+        """Milliseconds for each of ``requests`` page loads, after a few to warm up."""
+        for i in range(warm_up):
             self.get(path_for(i))
         samples = []
-        for i in range(REQUESTS):
+        for i in range(requests):
             path = path_for(i)
             started = time.perf_counter()
             self.get(path)

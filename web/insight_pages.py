@@ -31,9 +31,10 @@ class Section:
 
 def calls_page(session: Session, filters: Filters) -> list[Section]:
     """Calls by week and outcome, reach rate, and time to first contact."""
-    weekly = insights.calls_by_week(session, filters)
-    found = insights.reach(session, filters)
-    first = insights.first_contact(session, filters)
+    scope = insights.range_scope(session, filters)  # read once for the three figures
+    weekly = insights.calls_by_week(session, filters, scope=scope)
+    found = insights.reach(session, filters, scope=scope)
+    first = insights.first_contact(session, filters, scope=scope)
     reach_columns = ("Families in the campaign", "Families called", "Families reached",
                      "Reach rate")  # fmt: skip
     reach_tables = [

@@ -43,6 +43,7 @@ from hub.insights.scope import (
     Filters,
     PupilFacts,
     Term,
+    range_scope,
     school_year_start,
     this_term,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "fairness",
     "first_contact",
     "no_positive_call",
+    "range_scope",
     "reach",
     "school_year_start",
     "staff_load",

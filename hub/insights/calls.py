@@ -19,9 +19,10 @@ from hub.insights.scope import (
     AttemptFacts,
     Filters,
     Scope,
-    load_scope,
+    earlier_calls,
     natural,
     outcome_label,
+    range_scope,
     weeks,
 )
 from hub.models import Outcome
@@ -53,9 +54,9 @@ class CallsByWeek:
         return sum(week.total for week in self.weeks)
 
 
-def calls_by_week(session: Session, filters: Filters) -> CallsByWeek:
+def calls_by_week(session: Session, filters: Filters, *, scope: Scope | None = None) -> CallsByWeek:
     """Every call dialled in the date range, by week and by the outcome staff recorded."""
-    return _calls_by_week(load_scope(session, filters))
+    return _calls_by_week(scope or range_scope(session, filters))
 
 
 def _calls_by_week(scope: Scope) -> CallsByWeek:
@@ -99,14 +100,14 @@ class ReachFigures:
     by_form: tuple[Reach, ...]
 
 
-def reach(session: Session, filters: Filters) -> ReachFigures:
+def reach(session: Session, filters: Filters, *, scope: Scope | None = None) -> ReachFigures:
     """Of the families in the campaigns running in the date range, how many were reached.
 
     A family counts once in each campaign it is in (one entry). It was tried when the
     campaign called it in the date range, and reached when one of those calls reached
     someone. A family counts in each year and form one of its pupils is in.
     """
-    scope = load_scope(session, filters)
+    scope = scope or range_scope(session, filters)
     running = {
         c.id for c in scope.campaigns.values()
         if filters.day_of(c.created_at) <= filters.end
@@ -169,22 +170,27 @@ SPREAD = ("On the first call", "Later the same day", "1 or 2 days later", "3 to 
           "More than 7 days later")  # fmt: skip
 
 
-def first_contact(session: Session, filters: Filters) -> FirstContact:
+def first_contact(
+    session: Session, filters: Filters, *, scope: Scope | None = None
+) -> FirstContact:
     """Time to first contact, for the families first reached in the date range."""
-    scope = load_scope(session, filters)
+    # The range's calls one by one; before it, only each family's first call and whether
+    # it was reached already (then its first contact is not in the range).
+    scope = scope or range_scope(session, filters)
+    earlier = earlier_calls(session, scope, filters.start)
     by_entry: dict[int, list[AttemptFacts]] = defaultdict(list)
     for attempt in scope.attempts:  # in time order
         by_entry[attempt.entry_id].append(attempt)
     waits: list[float] = []
     spread: Counter[str] = Counter()
-    for attempts in by_entry.values():
-        first = attempts[0]
+    for entry_id, attempts in by_entry.items():
+        first_at, reached_before = earlier.get(entry_id, (attempts[0].at, False))
         contact = next((attempt for attempt in attempts if attempt.reached), None)
-        if contact is None or not filters.holds(contact.at):
+        if reached_before or contact is None or not filters.holds(contact.at):
             continue
-        waits.append((contact.at - first.at).total_seconds() / 86400)
-        days = (filters.day_of(contact.at) - filters.day_of(first.at)).days
-        if contact is first:
+        waits.append((contact.at - first_at).total_seconds() / 86400)
+        days = (filters.day_of(contact.at) - filters.day_of(first_at)).days
+        if contact is attempts[0] and entry_id not in earlier:
             spread[SPREAD[0]] += 1
         elif days == 0:
             spread[SPREAD[1]] += 1

@@ -25,6 +25,7 @@ from hub.insights.scope import (
     by_name,
     load_scope,
     natural,
+    range_scope,
     this_term,
 )
 
@@ -72,7 +73,7 @@ def coverage(session: Session, filters: Filters) -> Coverage:
     With a campaign chosen, the families in that campaign and its calls only.
     """
     term = this_term(session, filters.end)
-    scope = load_scope(session, filters)
+    scope = load_scope(session, filters, since=term.start)
     households = scope.households
     if filters.campaign_id is not None:
         in_campaign = {household_id for _, _, household_id in scope.entries}
@@ -124,7 +125,7 @@ class PositiveCoverage:
 def no_positive_call(session: Session, filters: Filters) -> PositiveCoverage:
     """Pupils in scope with no positive call in the date range; pupils in a tracked group
     first, then by name."""
-    scope = load_scope(session, filters)
+    scope = range_scope(session, filters)
     counts = scope.positive_calls()
     without = [pupil for pupil in scope.pupils if counts[pupil.id] == 0]
     groups = [Share("All pupils", len(scope.pupils), len(without))]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from hub.insights.scope import Filters, PupilFacts, load_scope, natural
+from hub.insights.scope import Filters, PupilFacts, natural, range_scope
 
 # Siblings whose positive calls differ by this many or more are listed.
 SIBLING_GAP = 2
@@ -61,7 +61,7 @@ class Fairness:
 def fairness(session: Session, filters: Filters) -> Fairness:
     """How many pupils had 0, 1, 2 or 3+ positive calls, the rate per form and year, and
     the siblings whose positive calls differ by two or more."""
-    scope = load_scope(session, filters)
+    scope = range_scope(session, filters)
     counts = scope.positive_calls()
     spread = [0] * len(SPREAD)
     for count in counts.values():

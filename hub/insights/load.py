@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub.insights.scope import Filters, load_scope
+from hub.insights.scope import Filters, range_scope
 from hub.models import Purpose, StaffUser
 
 
@@ -31,7 +31,7 @@ class StaffLoad:
 
 def staff_load(session: Session, filters: Filters) -> tuple[StaffLoad, ...]:
     """Calls per member of staff who made one, or who calls (active and opted in), by name."""
-    scope = load_scope(session, filters)
+    scope = range_scope(session, filters)
     calls: Counter[int] = Counter()
     reached: Counter[int] = Counter()
     for attempt in scope.in_period():

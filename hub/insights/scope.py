@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from hub import calls, languages
@@ -210,8 +210,13 @@ class Scope:
         return counts
 
 
-def load_scope(session: Session, filters: Filters) -> Scope:
-    """The pupils, campaigns, families in campaigns and calls ``filters`` select."""
+def load_scope(session: Session, filters: Filters, *, since: date | None = None) -> Scope:
+    """The pupils, campaigns, families in campaigns and calls ``filters`` select.
+
+    Calls are read up to the range's end (school time) and, when ``since`` is given,
+    from that day on only: a figure of the range alone need not read every call the
+    school ever made (reading 50,000 calls took most of a second on SQLite).
+    """
     rows = session.execute(
         select(Pupil.id, Pupil.household_id, Pupil.forename, Pupil.surname, Pupil.year,
                Pupil.form, Pupil.flags, Pupil.home_language, Pupil.vulnerable)
@@ -251,10 +256,9 @@ def load_scope(session: Session, filters: Filters) -> Scope:
                    CampaignEntry.campaign_id, CallAttempt.requested_at, CallAttempt.outcome,
                    CallAttempt.staff_id)
             .join(CampaignEntry, CallAttempt.entry_id == CampaignEntry.id)
-            .where(CallAttempt.test_call.is_(False),
-                   # A call the dial guard refused never rang anyone.
-                   or_(CallAttempt.end_reason.is_(None),
-                       CallAttempt.end_reason != EndReason.REFUSED))
+            .where(*_dialled(),
+                   CallAttempt.requested_at < _midnight(filters.end + timedelta(days=1), filters),
+                   CallAttempt.requested_at >= _midnight(since, filters) if since else true())
             .order_by(CallAttempt.requested_at, CallAttempt.id)
         )
         if row.entry_id in in_scope and row.household_id is not None
@@ -273,6 +277,45 @@ def load_scope(session: Session, filters: Filters) -> Scope:
     return Scope(filters, pupils, campaigns, entries, attempts,
                  {key: frozenset(value) for key, value in noted.items()},
                  {key: frozenset(value) for key, value in told.items()})  # fmt: skip
+
+
+def range_scope(session: Session, filters: Filters) -> Scope:
+    """The facts with the range's calls only: what most figures read. A page showing
+    several figures loads it once and passes it to each (``scope=``)."""
+    return load_scope(session, filters, since=filters.start)
+
+
+def earlier_calls(session: Session, scope: Scope, before: date) -> dict[int, tuple[datetime, bool]]:
+    """For each family in a campaign in ``scope`` called before ``before`` (school time):
+    when it was first called, and whether any of those calls reached it; by entry id.
+
+    One row a family, so a figure may read the calls before its range this way and
+    load only the range's calls one by one.
+    """
+    in_scope = {entry[0] for entry in scope.entries}
+    rows = session.execute(
+        select(CallAttempt.entry_id, func.min(CallAttempt.requested_at),
+               func.count(case((CallAttempt.outcome.in_(CONTACT), 1))))
+        .where(*_dialled(), CallAttempt.household_id.is_not(None),
+               CallAttempt.requested_at < _midnight(before, scope.filters))
+        .group_by(CallAttempt.entry_id)
+    )  # fmt: skip
+    return {entry_id: (first, reached > 0) for entry_id, first, reached in rows
+            if entry_id in in_scope}  # fmt: skip
+
+
+def _dialled() -> list[ColumnElement[bool]]:
+    """Calls the line dialled to a family: not a practice or test call, and not one the
+    dial guard refused (it never rang anyone)."""
+    return [
+        CallAttempt.test_call.is_(False),
+        or_(CallAttempt.end_reason.is_(None), CallAttempt.end_reason != EndReason.REFUSED),
+    ]
+
+
+def _midnight(day: date, filters: Filters) -> datetime:
+    """The start of ``day`` in the school's time zone, so ``day_of`` agrees at the edges."""
+    return datetime.combine(day, time(0), tzinfo=filters.zone)
 
 
 def groups_of(flags: str, home_language: str) -> frozenset[str]:

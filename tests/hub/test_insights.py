@@ -121,6 +121,24 @@ def test_time_to_first_contact(session, school):
     assert september.families == 4 and september.median_days == pytest.approx(1 / 12)
 
 
+def test_time_to_first_contact_counts_from_a_first_call_before_the_range(session, school):
+    # From 9 September: the Adams's welfare call was first tried on the 8th, so they
+    # waited a day; the Browns were reached on the 8th, before the range, so are left out.
+    found = insights.first_contact(session, replace(ADMIN, start=date(2025, 9, 9)))
+    assert found.families == 4
+    assert found.median_days == pytest.approx(7 / 12)
+    assert found.longest_days == 1
+    assert dict(found.spread) == {"On the first call": 1, "Later the same day": 1,
+                                  "1 or 2 days later": 2, "3 to 7 days later": 0,
+                                  "More than 7 days later": 0}  # fmt: skip
+
+
+def test_a_page_reads_the_facts_once_for_its_figures(session, school):
+    scope = insights.range_scope(session, ADMIN)
+    for figure in (insights.calls_by_week, insights.reach, insights.first_contact):
+        assert figure(session, ADMIN, scope=scope) == figure(session, ADMIN)
+
+
 def families(coverage: insights.Coverage) -> list[list[str]]:
     return [[pupil.name for pupil in family.pupils] for family in coverage.not_reached]
 

@@ -341,6 +341,21 @@ def test_a_reflection_is_asked_for_a_few_days_after_a_call_and_is_private(databa
         assert event.detail == {"words": count}  # the words themselves are never audited
 
 
+def test_each_call_due_says_who_it_was_about(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        _positive_call(session, green, MONDAY, names=(("Ali", "8"), ("Sara", "5")))
+        # Rung before the nomination was made, so no note was read out: the whole family.
+        family = _family(session, ("Tom", "7"), ("Amy", "9"))
+        entry = positive.nominate(session, family.pupils[1], "Kind.", by=green,
+                                  now=MONDAY + timedelta(hours=1)).entry  # fmt: skip
+        call(session, entry, green, MONDAY + timedelta(minutes=30), Outcome.SPOKE_TO_PARENT)
+        due = positive.reflections_due(session, green, now=MONDAY + timedelta(days=4),
+                                       after_days=3)  # fmt: skip
+        assert [found.about for found in due] == [
+            "Ali Nowak, year 8", "Amy Nowak, year 9; Tom Nowak, year 7"]  # fmt: skip
+
+
 def test_a_call_not_reached_or_long_ago_is_not_asked_about(database):
     with database.session() as session:
         green = add_staff(session, "Green")
