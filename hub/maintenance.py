@@ -35,7 +35,7 @@ from hub.models import (
     PhoneNumber,
     WebSession,
 )
-from hub.queues import ABANDONED_CLAIM, release_stale_claims
+from hub.queues import ABANDONED_CLAIM, FINISHED, release_stale_claims
 
 BACKUPS_KEPT = 7
 # An MIS upload waiting for the admin to confirm it holds every family's numbers.
@@ -64,7 +64,13 @@ def purge_numbers(database: Database, *, days: int, now: datetime) -> int:
     open_entry = (
         select(CampaignEntry.id)
         .join(Campaign, CampaignEntry.campaign_id == Campaign.id)
-        .where(CampaignEntry.household_id == Household.id, Campaign.closed_at.is_(None))
+        .where(
+            CampaignEntry.household_id == Household.id,
+            Campaign.closed_at.is_(None),
+            # The standing nominations campaign never closes: there, only a family whose
+            # call is still to be made needs its numbers.
+            Campaign.for_nominations.is_(False) | CampaignEntry.state.not_in(FINISHED),
+        )
     )
     last_entry = (
         select(func.max(CampaignEntry.updated_at))

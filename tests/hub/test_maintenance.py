@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from hub import positive
 from hub.config import parse_config
 from hub.db import open_database
 from hub.exceptions import DatabaseError
@@ -17,9 +18,11 @@ from hub.maintenance import backup, run_maintenance
 from hub.models import (
     Campaign,
     CampaignEntry,
+    EntryState,
     Household,
     LoginFailure,
     PhoneNumber,
+    Pupil,
     Purpose,
     WebSession,
     utcnow,
@@ -183,3 +186,18 @@ def test_uploads_sessions_failed_sign_ins_and_practice_recordings_go_in_their_ti
 def _age(path: Path, by: timedelta, now) -> None:
     moment = (now - by).timestamp()
     os.utime(path, (moment, moment))
+
+
+def test_a_family_whose_nominated_call_is_made_loses_its_numbers_in_time(hub):
+    config, database, _ = hub
+    with database.session() as session:
+        teacher = add_staff(session, "Green")
+        zoe, kai = (session.scalar(select(Pupil).where(Pupil.forename == name))
+                    for name in ("Zoë", "Kai"))  # fmt: skip
+        done = positive.nominate(session, zoe, "Kind.", by=teacher, now=utcnow()).entry
+        done.state = EntryState.DONE  # called: the standing campaign needs them no longer
+        positive.nominate(session, kai, "Brave.", by=teacher, now=utcnow())  # still to call
+    report = run_maintenance(config, database, now=utcnow() + timedelta(days=31))
+    assert "numbers purged: 1" in report.lines
+    with database.session() as session:
+        assert session.scalars(select(PhoneNumber.e164)).all() == ["+447700900666"]
