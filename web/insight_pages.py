@@ -130,7 +130,8 @@ def coverage_page(session: Session, filters: Filters) -> list[Section]:
     share_columns = ("Families", "Not reached", "Share not reached")
     families = tuple(
         ("; ".join(p.name for p in f.pupils),
-         ", ".join(dict.fromkeys(p.form or f"Year {p.year}" for p in f.pupils)),
+         ", ".join(dict.fromkeys(p.form or (f"Year {p.year}" if p.year else "—")
+                                for p in f.pupils)),
          str(f.calls), day(filters.day_of(f.last_tried)) if f.last_tried else "Not called")
         for f in found.not_reached
     )  # fmt: skip

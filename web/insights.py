@@ -35,6 +35,8 @@ bp = Blueprint("insights", __name__, url_prefix="/insights")
 
 FILTERS = ("from", "to", "campaign", "year", "form")
 MAX_RANGE = timedelta(days=3 * 366)  # a chart of every week since 1900 helps nobody
+# Dates a school could mean; beyond them the calendar arithmetic of a week would overflow.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,10 @@ def _filters(*, quiet: bool = False) -> Filters:
         start, end = school_year_start(today), today
     elif end - start > MAX_RANGE:
         problems.append("Choose at most three years at a time; showing this school year.")
+        start, end = school_year_start(today), today
+    elif not (EARLIEST <= start and end <= LATEST):
+        problems.append(f"Choose dates from {EARLIEST.year} to {LATEST.year}; showing this "
+                        "school year.")  # fmt: skip
         start, end = school_year_start(today), today
     campaign_id = args.get("campaign", type=int)
     if campaign_id is not None and _campaign(campaign_id, user) is None:

@@ -66,10 +66,17 @@ def habit(user: StaffUser) -> Habit | None:
 
 
 def _me() -> StaffUser:
-    user = current_user()
-    assert user is not None
+    """The signed-in member of staff, who makes calls (403 for anyone else)."""
+    user = _author()
     if not positive.may_nominate(user):
         abort(403)
+    return user
+
+
+def _author() -> StaffUser:
+    """The signed-in member of staff: a reflection stays its author's when they stop calling."""
+    user = current_user()
+    assert user is not None
     return user
 
 
@@ -77,7 +84,7 @@ def _me() -> StaffUser:
 @roles(*ANYONE)
 def index() -> str:
     """My positive calls: this week, my run of weeks, follow-ups and reflections."""
-    user = _me()
+    user = _author()  # someone who no longer calls still has their reflections here
     return render_template("positive.html", habit=habit(user),
                            reflections=positive.mine(db(), user), words=positive.words)  # fmt: skip
 
@@ -143,7 +150,7 @@ def _pupil(pupil_id: int) -> Pupil:
 @roles(*ANYONE)
 def reflection(attempt_id: int) -> str:
     """The six prompts for one of my positive calls, as far as I have answered them."""
-    user = _me()
+    user = _author()
     return render_template("reflection.html", reflection=_reflection(user, attempt_id),
                            prompts=positive.PROMPTS, aim=positive.WORDS_AIM,
                            words=positive.words, typed=None, error=None)  # fmt: skip
@@ -153,7 +160,7 @@ def reflection(attempt_id: int) -> str:
 @roles(*ANYONE)
 def save_reflection(attempt_id: int) -> str | BaseResponse | tuple[str, int]:
     """Keep my reflection; what I typed comes back with one sentence if it cannot be kept."""
-    user = _me()
+    user = _author()
     found = _reflection(user, attempt_id)
     typed = {prompt.key: request.form.get(prompt.key, "") for prompt in positive.PROMPTS}
     try:
@@ -174,7 +181,7 @@ def save_reflection(attempt_id: int) -> str | BaseResponse | tuple[str, int]:
 @roles(*ANYONE)
 def skip_reflection(attempt_id: int) -> BaseResponse:
     """Stop asking me about this call."""
-    user = _me()
+    user = _author()
     positive.skip(db(), _reflection(user, attempt_id), author=user, now=clock.now())
     flash("You won't be asked about that call again.", "info")
     return redirect(url_for("positive.index"))
@@ -184,12 +191,12 @@ def skip_reflection(attempt_id: int) -> BaseResponse:
 @roles(*ANYONE)
 def export(attempt_id: int) -> str:
     """My reflection as a tidy, print-ready page for a CPD portfolio (print it, or save as PDF)."""
-    user = _me()
+    user = _author()
     found = _reflection(user, attempt_id)
     if found.written_at is None:
         abort(404)
     audit.record(db(), "reflection.exported", actor=user, target_type="reflection",
-                 target_id=found.id, detail={"words": positive.words(found)})  # fmt: skip
+                 target_id=found.id)  # fmt: skip
     school = current_app.config["PHONEHUB"].school.name
     return render_template("reflection_export.html", reflection=found, prompts=positive.PROMPTS,
                            about=positive.initials(found.about), school=school,

@@ -135,6 +135,9 @@ def reminder_window(settings: PositiveSection, dialplan: DialplanSection) -> tup
 def school_week(session: Session, *, now: datetime, zone: ZoneInfo) -> tuple[int, int]:
     """Whole-school totals for this week: staff with a positive call made, staff who call."""
     since = datetime.combine(week_start(now, zone), time(0), tzinfo=zone)
+    # Counted among the same people on both sides, so it never reads "5 of 4".
+    callers = (StaffUser.active.is_(True),
+               or_(StaffUser.role != Role.STAFF, StaffUser.opted_in.is_(True)))  # fmt: skip
     made = session.scalar(
         select(func.count(func.distinct(CallAttempt.staff_id))).where(
             CallAttempt.entry_id == CampaignEntry.id,
@@ -142,12 +145,9 @@ def school_week(session: Session, *, now: datetime, zone: ZoneInfo) -> tuple[int
             Campaign.purpose == Purpose.POSITIVE,
             CallAttempt.requested_at >= since,
             CallAttempt.outcome.in_(CONTACT),
+            CallAttempt.staff_id == StaffUser.id,
+            *callers,
         )
     )
-    everyone = session.scalar(
-        select(func.count()).where(
-            StaffUser.active.is_(True),
-            or_(StaffUser.role != Role.STAFF, StaffUser.opted_in.is_(True)),
-        )
-    )
+    everyone = session.scalar(select(func.count()).where(*callers))
     return made or 0, everyone or 0

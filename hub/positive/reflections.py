@@ -188,7 +188,7 @@ def save(
     session.flush()
     count = words(reflection)
     audit.record(session, "reflection.written", actor=author, target_type="reflection",
-                 target_id=reflection.id, detail={"words": count})  # fmt: skip
+                 target_id=reflection.id)  # fmt: skip
     return count
 
 

@@ -338,7 +338,7 @@ def test_a_reflection_is_asked_for_a_few_days_after_a_call_and_is_private(databa
         with pytest.raises(QueueError, match="private"):
             positive.save(session, reflection, answers, author=patel, now=later)
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "reflection.written"))
-        assert event.detail == {"words": count}  # the words themselves are never audited
+        assert event.detail == {}  # neither its words nor how many: the habit is theirs
 
 
 def test_each_call_due_says_who_it_was_about(database):

@@ -245,6 +245,8 @@ def test_a_filter_that_cannot_be_read_says_so_and_shows_the_school_year(admin, s
     assert "The start date is after the end date; showing this school year." in html
     html = page(admin, "calls", **{"from": "1900-01-01"})
     assert "Choose at most three years at a time; showing this school year." in html
+    html = page(admin, "calls", **{"from": "9999-12-27", "to": "9999-12-31"})
+    assert "Choose dates from 2000 to 2099; showing this school year." in html
     html = page(admin, "calls", campaign=str(school.dsl_queue))
     assert "That campaign is not one you can see; showing every campaign." in html
 

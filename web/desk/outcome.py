@@ -22,6 +22,7 @@ from hub.models import (
     CampaignEntry,
     EntryState,
     Outcome,
+    Purpose,
     StaffUser,
     utcnow,
 )
@@ -46,6 +47,9 @@ def outcome() -> BaseResponse:
     zone = current_app.config["PHONEHUB"].dialplan.zone
     nation = current_app.config["PHONEHUB"].dialplan.nation
     meeting = typed["outcome"] == MEETING
+    if meeting and attempt.entry.campaign.purpose is not Purpose.POSITIVE:
+        return _try_again(user, attempt, typed, "A meeting is booked from a positive call home; "
+                          "choose how this call went.")  # fmt: skip
     try:
         chosen = Outcome.SPOKE_TO_PARENT if meeting else Outcome(typed["outcome"])
     except ValueError:
