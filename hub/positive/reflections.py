@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import Session, aliased
 
 from hub import audit
 from hub.exceptions import QueueError
@@ -17,6 +17,7 @@ from hub.models import (
     CallAttempt,
     Nomination,
     Pupil,
+    PupilNote,
     Reflection,
     StaffUser,
 )
@@ -65,8 +66,20 @@ def reflections_due(
 ) -> list[Due]:
     """``staff``'s positive calls that reached a family ``after_days`` ago or more, unreflected."""
     now = as_utc(now)
+    # The call back to book a meeting the parent asked for is part of the call before it,
+    # which is the one reflected on.
+    earlier = aliased(CallAttempt)
+    follows_a_meeting = (
+        select(earlier.meeting_wanted)
+        .where(earlier.entry_id == CallAttempt.entry_id,
+               earlier.requested_at < CallAttempt.requested_at, earlier.outcome.in_(CONTACT))
+        .order_by(earlier.requested_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )  # fmt: skip
     calls = session.execute(
-        select(CallAttempt.id, CallAttempt.requested_at, CallAttempt.household_id)
+        select(CallAttempt.id, CallAttempt.requested_at, CallAttempt.household_id,
+               CallAttempt.entry_id)
         .outerjoin(Reflection, Reflection.attempt_id == CallAttempt.id)
         .where(
             *positive_calls(staff),
@@ -75,32 +88,48 @@ def reflections_due(
             CallAttempt.requested_at >= now - REFLECT_WITHIN,
             CallAttempt.household_id.is_not(None),
             Reflection.id.is_(None),
+            func.coalesce(follows_a_meeting, false()) == false(),
         )
         .order_by(CallAttempt.requested_at)
-    ).all()
-    told = _about(session, [(call.id, call.household_id) for call in calls])
+    ).all()  # fmt: skip
+    told = _about(session, [(call.id, call.household_id, call.entry_id) for call in calls])
     return [Due(call.id, call.requested_at, told[call.id]) for call in calls]
 
 
 def about(session: Session, attempt: CallAttempt) -> str:
     """Who a positive call was about: the pupils whose notes were read out, else the family."""
-    return _about(session, [(attempt.id, attempt.household_id)])[attempt.id]
+    return _about(session, [(attempt.id, attempt.household_id, attempt.entry_id)])[attempt.id]
 
 
-def _about(session: Session, calls: list[tuple[int, int | None]]) -> dict[int, str]:
-    """``about`` for each (call, household), in two statements however many calls: the
-    home page lists every call due a reflection (one query per call cost it ~20 ms)."""
+def _about(session: Session, calls: list[tuple[int, int | None, int | None]]) -> dict[int, str]:
+    """``about`` for each (call, household, entry), in three statements however many calls:
+    the home page lists every call due a reflection (one query per call cost it ~20 ms).
+
+    The pupils whose nominations the call read out; else those the office's note for the
+    campaign named (as the dashboards count them); else the whole family.
+    """
     named: dict[int, list[Pupil]] = defaultdict(list)
     for attempt_id, pupil in session.execute(
         select(Nomination.attempt_id, Pupil)
         .join(Nomination, Nomination.pupil_id == Pupil.id)
-        .where(Nomination.attempt_id.in_([attempt_id for attempt_id, _ in calls]))
+        .where(Nomination.attempt_id.in_([call[0] for call in calls]))
         .distinct()
         .order_by(Pupil.forename, Pupil.id)
     ):
         named[attempt_id].append(pupil)
+    noted: dict[int, list[Pupil]] = defaultdict(list)
+    entries = {entry for attempt_id, _, entry in calls if attempt_id not in named} - {None}
+    if entries:
+        for entry_id, pupil in session.execute(
+            select(PupilNote.entry_id, Pupil)
+            .join(PupilNote, PupilNote.pupil_id == Pupil.id)
+            .where(PupilNote.entry_id.in_(entries), PupilNote.note != "")
+            .order_by(Pupil.surname, Pupil.forename)
+        ):
+            noted[entry_id].append(pupil)
     families: dict[int, list[Pupil]] = defaultdict(list)
-    unnamed = {household for attempt_id, household in calls if attempt_id not in named}
+    unnamed = {household for attempt_id, household, entry in calls
+               if attempt_id not in named and entry not in noted}  # fmt: skip
     if unnamed - {None}:
         for pupil in session.scalars(
             select(Pupil).where(Pupil.household_id.in_(unnamed - {None}))
@@ -110,9 +139,11 @@ def _about(session: Session, calls: list[tuple[int, int | None]]) -> dict[int, s
     return {
         attempt_id: "; ".join(
             f"{p.name}, year {p.year}" if p.year else p.name
-            for p in named.get(attempt_id) or families.get(household or 0, [])
+            for p in named.get(attempt_id)
+            or noted.get(entry or 0)
+            or families.get(household or 0, [])
         )[:300]
-        for attempt_id, household in calls
+        for attempt_id, household, entry in calls
     }
 
 

@@ -24,6 +24,7 @@ from hub.models import (
     Nomination,
     Outcome,
     PeriodKind,
+    PupilNote,
     Purpose,
     Role,
 )
@@ -515,3 +516,29 @@ def test_a_link_to_one_family_claims_that_family_and_lets_the_other_go(database)
         # A family not offerable now (its call is booked for later) is not claimed.
         first.state, first.call_back_at = EntryState.CALL_BACK, MONDAY + timedelta(days=1)
         assert claim_next(session, campaign, green, now=MONDAY, wanted=first.id).id == second.id
+
+
+def test_the_call_to_book_a_meeting_is_not_asked_about_again(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        entry = _positive_call(session, green, MONDAY)  # reached: one reflection due
+        first = entry.attempts[-1]
+        first.meeting_wanted = True
+        call(session, entry, green, MONDAY + timedelta(days=1), Outcome.SPOKE_TO_PARENT)
+        due = positive.reflections_due(session, green, now=MONDAY + timedelta(days=5),
+                                       after_days=3)  # fmt: skip
+        assert [d.attempt_id for d in due] == [first.id]
+
+
+def test_an_office_campaigns_reflection_is_about_the_pupils_its_note_names(database):
+    with database.session() as session:
+        green = add_staff(session, "Green")
+        household = _family(session, ("Ali", "8"), ("Sara", "5"))
+        praise = add_campaign(session, "Star of the week", purpose=Purpose.POSITIVE)
+        entry = add_entry(session, praise, household)
+        sara = next(p for p in household.pupils if p.forename == "Sara")
+        session.add(PupilNote(entry_id=entry.id, pupil_id=sara.id, note="Won the spelling bee."))
+        call(session, entry, green, MONDAY, Outcome.SPOKE_TO_PARENT)
+        [due] = positive.reflections_due(session, green, now=MONDAY + timedelta(days=4),
+                                         after_days=3)  # fmt: skip
+        assert due.about == "Sara Nowak, year 5"
