@@ -178,7 +178,7 @@ def _filters(*, quiet: bool = False) -> Filters:
     elif end - start > MAX_RANGE:
         problems.append("Choose at most three years at a time; showing this school year.")
         start, end = school_year_start(today), today
-    elif not (EARLIEST <= start and end <= LATEST):
+    elif not (start >= EARLIEST and end <= LATEST):
         problems.append(f"Choose dates from {EARLIEST.year} to {LATEST.year}; showing this "
                         "school year.")  # fmt: skip
         start, end = school_year_start(today), today

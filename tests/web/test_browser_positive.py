@@ -101,6 +101,13 @@ def test_nominate_call_and_reflect_in_one_sitting(
     page.clock.fast_forward("05:05")
     expect(prompt).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "positive-call.png"), full_page=True)
+    # Notes typed during the call survive saving the plan: the card is not reloaded.
+    page.get_by_label("Notes (a concern's note goes to the DSL only)").fill("Mum was delighted.")
+    page.get_by_label("Your plan: what you'll say").fill("Tuesday's help, his maths, Sara's story.")
+    page.get_by_role("button", name="Save my plan").click()
+    expect(page.get_by_text("Your plan is saved on the card.")).to_be_visible()
+    expect(page.get_by_label("Notes (a concern's note goes to the DSL only)")).to_have_value(
+        "Mum was delighted.")  # fmt: skip
     page.get_by_role("button", name="Hang up").click()
     [invite] = practice_line.events("invite")
     assert '"Northfield School" <sip:01632960000@' in invite["message"]
@@ -113,6 +120,8 @@ def test_nominate_call_and_reflect_in_one_sitting(
         attempt = session.scalars(select(CallAttempt)).one()
         assert attempt.meeting_wanted
         assert session.scalars(select(CampaignEntry.state)).one() is EntryState.CALL_BACK
+        assert session.scalars(select(CampaignEntry.plan)).one() == (
+            "Tuesday's help, his maths, Sara's story.")  # fmt: skip
         told = session.scalars(select(Nomination.attempt_id)).all()
         assert told == [attempt.id, attempt.id]  # both notes were on the card when it rang
 

@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -212,7 +213,7 @@ def _positive_card(entry: CampaignEntry, family: Household) -> dict[str, Any]:
 
 @bp.route("/plan", methods=["POST"])
 @roles(*ANYONE)
-def plan() -> BaseResponse:
+def plan() -> BaseResponse | tuple[BaseResponse, int]:
     """Keep the caller's plan for a positive call, written on its card."""
     user = signed_in()
     entry = db().get(CampaignEntry, request.form.get("entry", 0, type=int))
@@ -222,11 +223,13 @@ def plan() -> BaseResponse:
         flash("This family's call is not yours, so its plan is not yours to change.", "error")
         return redirect(url_for("desk.card", campaign_id=entry.campaign_id))
     text = request.form.get("plan", "").strip()
-    if (problem := audit.contact_details_in(text)) is not None:
-        flash(problem, "error")
-    else:
+    problem = audit.contact_details_in(text)
+    if problem is None:
         entry.plan = text
-        flash("Your plan is saved on the card.", "info")
+    said = problem or "Your plan is saved on the card."
+    if request.accept_mimetypes.best == "application/json":  # desk.js: the card stays as typed
+        return jsonify({"error": problem} if problem else {"saved": said}), 422 if problem else 200
+    flash(said, "error" if problem else "info")
     return redirect(url_for("desk.card", campaign_id=entry.campaign_id))
 
 

@@ -59,6 +59,23 @@
   const postAboutCall = (url, body) => post(url, { ...body, attempt: panel.dataset.attempt });
   const showError = (message) => { error.textContent = message; error.hidden = !message; };
 
+  // A positive call's plan is saved without leaving the card, so nothing typed elsewhere
+  // on it (notes during the call) is lost.
+  const planForm = card.querySelector("form.plan");
+  planForm?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const said = planForm.querySelector(".plan-saved");
+    try {
+      const response = await fetch(planForm.action, {
+        method: "POST", body: new FormData(planForm), headers: { Accept: "application/json" },
+      });
+      const data = await response.json();
+      said.textContent = data.saved || data.error;
+    } catch {
+      said.textContent = "The plan could not be saved: check the connection and try again.";
+    }
+  });
+
   // A call is up: its controls shown, the buttons that would start another disabled.
   const callUp = (attempt, { isPractice }) => {
     panel.dataset.attempt = attempt;
