@@ -72,7 +72,8 @@ def calls_page(session: Session, filters: Filters) -> list[Section]:
                         "carer or the pupil, or a parent declined to talk). A call that raised "
                         "a safeguarding concern is counted as a call, not as reaching the "
                         "family. A family counts in each year and form one of its pupils is "
-                        "in."),
+                        "in. The standing nominations campaign never closes, so it counts only "
+                        "the families it called in the date range."),
             chart=bar_chart(
                 "chart-reach", "Reach rate by campaign",
                 "The share of each campaign's families reached; the tables below give every "

@@ -105,7 +105,9 @@ def reach(session: Session, filters: Filters, *, scope: Scope | None = None) -> 
 
     A family counts once in each campaign it is in (one entry). It was tried when the
     campaign called it in the date range, and reached when one of those calls reached
-    someone. A family counts in each year and form one of its pupils is in.
+    someone. A family counts in each year and form one of its pupils is in. In the
+    standing nominations campaign, which never closes, only the families called in the
+    date range count.
     """
     scope = scope or range_scope(session, filters)
     running = {
@@ -125,6 +127,8 @@ def reach(session: Session, filters: Filters, *, scope: Scope | None = None) -> 
         if campaign_id not in running:
             continue
         attempts = by_entry.get(entry_id, [])
+        if not attempts and scope.campaigns[campaign_id].for_nominations:
+            continue  # nominated some other time: not one of this range's families
         outcome = (bool(attempts), any(attempt.reached for attempt in attempts))
         everyone.append(outcome)
         groups["campaign"][scope.campaigns[campaign_id].name].append(outcome)

@@ -159,6 +159,9 @@ class CampaignFacts:
     purpose: Purpose
     created_at: datetime
     closed_at: datetime | None
+    # The standing campaign of staff's nominations (hub.positive): it never closes, and a
+    # family is in it only while a nomination waits, so it counts the families it called.
+    for_nominations: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,7 @@ def load_scope(session: Session, filters: Filters, *, since: date | None = None)
     if filters.campaign_id is not None:
         query = query.where(Campaign.id == filters.campaign_id)
     campaigns = {
-        c.id: CampaignFacts(c.id, c.name, c.purpose, c.created_at, c.closed_at)
+        c.id: CampaignFacts(c.id, c.name, c.purpose, c.created_at, c.closed_at, c.for_nominations)
         for c in session.scalars(query)
     }
     entries = tuple(

@@ -73,6 +73,7 @@ def nominations_campaign(session: Session, *, now: datetime) -> Campaign:
         talking_points="",
         cadence_days=NOMINATIONS_CADENCE_DAYS,
         for_nominations=True,
+        created_at=as_utc(now),
     )
     campaign = _added_once(session, made, lambda: _standing(session))
     if campaign is not made:

@@ -262,3 +262,15 @@ def test_a_nominated_pupils_call_counts_for_that_pupil_only(session, school):
     [adams] = found.siblings
     assert [(p.name, count) for p, count in adams.pupils] == [("Ava Adams", 3), ("Ben Adams", 1)]
     assert "Ben Adams" not in [p.name for p in insights.no_positive_call(session, ADMIN).without]
+
+
+def test_the_nominations_campaign_counts_the_families_it_called_in_the_range(session, school):
+    sam = session.scalar(select(StaffUser).where(StaffUser.name == "Sam Teacher"))
+    cara, finn = (session.scalar(select(Pupil).where(Pupil.forename == name))
+                  for name in ("Cara", "Finn"))  # fmt: skip
+    called = positive.nominate(session, cara, "Kind.", by=sam, now=at(11, 3)).entry
+    call(session, called, sam, at(11, 3, 11), Outcome.SPOKE_TO_PARENT)
+    positive.nominate(session, finn, "Brave.", by=sam, now=at(9, 2))  # never called
+    [row] = [r for r in insights.reach(session, ADMIN).by_campaign
+             if r.label == positive.NOMINATIONS]  # fmt: skip
+    assert (row.families, row.reached) == (1, 1)
