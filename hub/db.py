@@ -19,9 +19,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, String, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import GenericFunction
 
 from hub.exceptions import DatabaseError
 
@@ -48,6 +50,31 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute(pragma)
     finally:
         cursor.close()
+    # SQLite's own lower() knows only A to Z: "ÉLODIE" would not find "Élodie".
+    dbapi_connection.create_function("unicode_lower", 1, _lower, deterministic=True)
+
+
+def _lower(text: str | None) -> str | None:
+    return text.lower() if isinstance(text, str) else text
+
+
+class folded(GenericFunction[str]):
+    """Text in lower case for a case-blind search, letters beyond A to Z too: Python's
+    str.lower on SQLite (registered on each connection), lower() on PostgreSQL, which
+    knows them. Compare it with ``str.lower()`` of what was typed."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded, "sqlite")
+def _folded_sqlite(element: folded, compiler: Any, **kw: Any) -> str:
+    return f"unicode_lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded)
+def _folded_elsewhere(element: folded, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
 
 
 CONNECT_TIMEOUT_S = 5

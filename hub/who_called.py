@@ -27,12 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hub import audit, calls
-from hub.db import take_write_lock
+from hub.db import folded, take_write_lock
 from hub.exceptions import NumberError, PhoneHubError
 from hub.models import (
     CallAttempt,
@@ -173,7 +173,7 @@ _NOT_A_UK_NUMBER = "That is not a UK phone number: type it as the parent gave it
 def _by_name(text: str) -> Select[tuple[int]]:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return select(Guardian.household_id).where(
-        func.lower(Guardian.name).like(f"%{escaped.lower()}%", escape="\\")
+        folded(Guardian.name).like(f"%{escaped.lower()}%", escape="\\")
     )
 
 

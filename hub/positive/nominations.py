@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.config.sections import DAYS, DialplanSection
-from hub.db import take_write_lock
+from hub.db import folded, take_write_lock
 from hub.exceptions import QueueError
 from hub.models import (
     CallAttempt,
@@ -107,16 +107,16 @@ def search_pupils(session: Session, text: str) -> list[Pupil]:
     words = " ".join(text.split())
     if not words:
         return []
-    pattern = f"%{_escaped(words.casefold())}%"
-    full_name = func.lower(Pupil.forename + " " + Pupil.surname)
+    pattern = f"%{_escaped(words.lower())}%"
+    full_name = folded(Pupil.forename + " " + Pupil.surname)
     return list(
         session.scalars(
             select(Pupil)
             .where(
                 or_(
-                    func.lower(Pupil.form) == words.casefold(),
+                    folded(Pupil.form) == words.lower(),
                     full_name.like(pattern, escape="\\"),
-                    func.lower(Pupil.surname).like(pattern, escape="\\"),
+                    folded(Pupil.surname).like(pattern, escape="\\"),
                 )
             )
             .order_by(Pupil.surname, Pupil.forename, Pupil.id)

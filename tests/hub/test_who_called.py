@@ -8,7 +8,16 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import who_called
-from hub.models import AuditEvent, CallAttempt, Outcome, ParentCallBack, Role, StaffUser, utcnow
+from hub.models import (
+    AuditEvent,
+    CallAttempt,
+    Guardian,
+    Outcome,
+    ParentCallBack,
+    Role,
+    StaffUser,
+    utcnow,
+)
 from tests import factories
 
 
@@ -42,6 +51,12 @@ def test_a_name_is_found_whatever_its_case_and_wildcards_are_only_letters(databa
         odd = who_called.search(session, "% o", viewer=ada, now=utcnow())
         assert [f.pupils for f in odd.families] == [["Ola Odd"]]
         assert who_called.search(session, "__", viewer=ada, now=utcnow()).families == []
+        # Letters beyond A to Z too, on SQLite as on PostgreSQL.
+        session.add(Guardian(household_id=called["nowak"], name="Siân Nowak"))
+        session.flush()
+        for typed in ("SIÂN", "siân now"):
+            found = who_called.search(session, typed, viewer=ada, now=utcnow())
+            assert [f.household_id for f in found.families] == [called["nowak"]], typed
 
 
 def test_the_same_form_sent_twice_at_once_is_one_note(database, called, monkeypatch):
