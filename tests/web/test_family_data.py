@@ -237,6 +237,8 @@ def test_nominations_are_exported_and_go_with_reflections_when_the_family_is_era
     with app.extensions["phonehub.db"].session() as session:
         sam = session.scalar(select(StaffUser).where(StaffUser.name == "Sam"))
         kacper = session.scalar(select(Pupil).where(Pupil.forename == "Kacper"))
+        # The DSL has dealt with the concern, so the family may hear good news again.
+        session.get(Concern, family["concern"]).handled_at = MONDAY.replace(day=24, hour=12)
         entry = positive.nominate(session, kacper, "Fixed the class laptop trolley.", by=sam,
                                   now=MONDAY.replace(day=25)).entry  # fmt: skip
         call(session, entry, sam, MONDAY.replace(day=25, hour=11), Outcome.SPOKE_TO_PARENT)
