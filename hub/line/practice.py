@@ -3,9 +3,10 @@
 It registers with a registrar as a given number (or just listens on an address),
 rings for a while, answers, speaks a greeting, and records what it hears to a
 WAV per call. Every INVITE it receives is logged in full, one JSON object per
-line, with the keys pressed at it (a menu would hear them), the calls' ends and
-recordings, so staff training, ``phonehub demo`` and the tests can see exactly
-what a parent's phone would have seen.
+line, with when each call is answered and confirmed (the caller's ACK), the keys
+pressed at it (a menu would hear them), the calls' ends and recordings, so staff
+training, ``phonehub demo`` and the tests can see exactly what a parent's phone
+would have seen.
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ class _Call(pj.Call):
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            # The caller's ACK has come: from here on this phone takes what it sends in the
+            # call (keys as SIP INFO, say), as a person who has picked up would.
+            self.owner.record("confirmed", call=self.number)
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.finished:
             self.finished = True
             self.owner.record(
