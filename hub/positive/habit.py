@@ -38,14 +38,14 @@ class Week:
         return self.reached > 0
 
 
-def positive_calls(staff: StaffUser) -> list[ColumnElement[bool]]:
-    """A member of staff's calls in positive campaigns."""
-    return [
-        CallAttempt.staff_id == staff.id,
+def positive_calls(staff: StaffUser | None = None) -> list[ColumnElement[bool]]:
+    """Calls in positive campaigns: ``staff``'s, or everyone's."""
+    conditions = [
         CallAttempt.entry_id == CampaignEntry.id,
         CampaignEntry.campaign_id == Campaign.id,
         Campaign.purpose == Purpose.POSITIVE,
     ]
+    return conditions if staff is None else [CallAttempt.staff_id == staff.id, *conditions]
 
 
 def week_start(now: datetime, zone: ZoneInfo) -> date:
@@ -140,9 +140,7 @@ def school_week(session: Session, *, now: datetime, zone: ZoneInfo) -> tuple[int
                or_(StaffUser.role != Role.STAFF, StaffUser.opted_in.is_(True)))  # fmt: skip
     made = session.scalar(
         select(func.count(func.distinct(CallAttempt.staff_id))).where(
-            CallAttempt.entry_id == CampaignEntry.id,
-            CampaignEntry.campaign_id == Campaign.id,
-            Campaign.purpose == Purpose.POSITIVE,
+            *positive_calls(),
             CallAttempt.requested_at >= since,
             CallAttempt.outcome.in_(CONTACT),
             CallAttempt.staff_id == StaffUser.id,

@@ -23,7 +23,6 @@ from hub.models import (
     CallAttempt,
     Campaign,
     CampaignEntry,
-    Concern,
     EntryState,
     Nomination,
     Pupil,
@@ -31,7 +30,7 @@ from hub.models import (
     StaffUser,
 )
 from hub.queues import CONTACT, FINISHED, as_utc, may_work
-from hub.queues.rules import _audit, _release, caller_bar
+from hub.queues.rules import _audit, _open_concern, _release, caller_bar
 from hub.school_days import SchoolCalendar
 
 T = TypeVar("T")
@@ -282,9 +281,7 @@ def _with_the_dsl(session: Session, household_id: int) -> bool:
     escalation has it in the DSL's hands: no ordinary queue offers it."""
     vulnerable = select(Pupil.id).where(Pupil.household_id == household_id,
                                         Pupil.vulnerable.is_(True))  # fmt: skip
-    concern = select(Concern.id).where(Concern.household_id == household_id,
-                                       Concern.handled_at.is_(None))  # fmt: skip
-    return bool(session.scalar(select(vulnerable.exists() | concern.exists())))
+    return bool(session.scalar(select(vulnerable.exists() | _open_concern(household_id))))
 
 
 def waiting_notes(session: Session, entry: CampaignEntry) -> list[Nomination]:
